@@ -1,0 +1,103 @@
+"""The one exception tree of gradio-session.
+
+    GradioSessionError              base: catch this to catch everything we raise
+    ├── ConnectError                the app can't be reached, or the connection died
+    ├── NotAGradioApp               the URL answers, but not as a Gradio app
+    ├── SessionError
+    │   ├── SessionExists           a session of that name exists (use force)
+    │   └── SessionNotFound         no session matches the name, pattern or id
+    ├── EndpointNotFound            the app has no such endpoint (close names suggested)
+    ├── ParameterError              unknown parameter, wrong count, value of the wrong type
+    ├── MaxCallsReached             the session's max_calls with policy "error"
+    ├── CallError                   a call that started but did not end well
+    │   ├── AppError                the app sent an error event (its message is kept)
+    │   ├── StreamError             the server died mid-stream or sent a malformed event
+    │   └── QueueFull               the server refused the call: its queue is full
+    └── RepositoryError             the session repository can't be read or written
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class GradioSessionError(Exception):
+    """Base of every error raised by gradio-session; the message says what to try next."""
+
+
+class ConnectError(GradioSessionError):
+    """The app could not be reached (refused, DNS, timeout) or the connection died."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class NotAGradioApp(GradioSessionError):
+    """The URL answered, but not with a Gradio app's configuration and API description."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class SessionError(GradioSessionError):
+    """A problem with the named sessions themselves."""
+
+
+class SessionExists(SessionError):
+    """A session of that name exists already and `force` was not given."""
+
+
+class SessionNotFound(SessionError):
+    """No session matches the given name, pattern or id."""
+
+
+class EndpointNotFound(GradioSessionError):
+    """The app has no endpoint of that name."""
+
+    def __init__(self, endpoint: str, known: Sequence[str], suggestions: Sequence[str]) -> None:
+        hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
+        listing = ", ".join(known) if known else "none"
+        super().__init__(f"The app has no endpoint {endpoint!r}.{hint} Endpoints: {listing}.")
+        self.endpoint = endpoint
+        self.known = list(known)
+        self.suggestions = list(suggestions)
+
+
+class ParameterError(GradioSessionError):
+    """The values given don't fit the endpoint's parameters."""
+
+
+class MaxCallsReached(GradioSessionError):
+    """The session holds `max_calls` calls already and its policy is "error"."""
+
+
+class CallError(GradioSessionError):
+    """A call was sent but did not end with a result."""
+
+    def __init__(self, message: str, *, event_id: str | None = None) -> None:
+        super().__init__(message)
+        self.event_id = event_id
+
+
+class AppError(CallError):
+    """The app reported an error for this call; `app_message` is the app's own text."""
+
+    def __init__(self, app_message: str | None, *, endpoint: str, event_id: str | None = None) -> None:
+        text = app_message or "no message (the app may hide its errors: launch it with show_error=True)"
+        super().__init__(f"The app failed on {endpoint}: {text}", event_id=event_id)
+        self.app_message = app_message
+        self.endpoint = endpoint
+
+
+class StreamError(CallError):
+    """The event stream broke: the server died mid-call or sent something we can't decode."""
+
+
+class QueueFull(CallError):
+    """The server's queue is full; try again later."""
+
+
+class RepositoryError(GradioSessionError):
+    """The session repository (SQLite) could not be read or written."""

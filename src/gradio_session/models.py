@@ -1,0 +1,152 @@
+"""Plain records: an app's API, a session, a call and its events. Frozen; no I/O."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+CallStatus = Literal["pending", "queued", "running", "complete", "error", "failed"]
+MaxCallsPolicy = Literal["error", "warning", "remove"]
+TERMINAL_STATUSES = frozenset({"complete", "error", "failed"})
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One input of an endpoint, as `/info` describes it."""
+
+    name: str
+    label: str | None = None
+    schema: dict[str, Any] = field(default_factory=dict)
+    python_type: str = "Any"
+    component: str | None = None
+    has_default: bool = False
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of an endpoint."""
+
+    label: str | None = None
+    schema: dict[str, Any] = field(default_factory=dict)
+    python_type: str = "Any"
+    component: str | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A named endpoint. `input_state`/`output_state` flag the hidden `gr.State` slots of the
+    queue protocol's data lists (one flag per dependency input/output)."""
+
+    name: str
+    parameters: tuple[Parameter, ...] = ()
+    returns: tuple[Output, ...] = ()
+    fn_index: int | None = None
+    input_state: tuple[bool, ...] = ()
+    output_state: tuple[bool, ...] = ()
+    generator: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Endpoint:
+        return cls(
+            name=d["name"],
+            parameters=tuple(Parameter(**p) for p in d.get("parameters", ())),
+            returns=tuple(Output(**r) for r in d.get("returns", ())),
+            fn_index=d.get("fn_index"),
+            input_state=tuple(d.get("input_state", ())),
+            output_state=tuple(d.get("output_state", ())),
+            generator=bool(d.get("generator", False)),
+        )
+
+
+@dataclass(frozen=True)
+class AppInfo:
+    """What a session knows of its app: version, wire protocol and endpoints by name."""
+
+    version: str | None = None
+    protocol: str | None = None
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+
+    @property
+    def uses_queue(self) -> bool:
+        """True when the app speaks the queue protocol (`/queue/join` + `/queue/data`)."""
+        return self.protocol in ("sse_v2", "sse_v2.1", "sse_v3")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AppInfo:
+        return cls(
+            version=d.get("version"),
+            protocol=d.get("protocol"),
+            endpoints={k: Endpoint.from_dict(v) for k, v in d.get("endpoints", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A session as the repository keeps it."""
+
+    id: str
+    name: str
+    app_url: str
+    api_url: str
+    session_hash: str
+    created_at: float
+    app: AppInfo
+    download_path: str | None = None
+    max_calls: int | None = None
+    max_calls_policy: MaxCallsPolicy = "error"
+    has_token: bool = False
+    is_default: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape the CLI prints (no API description, no secrets)."""
+        return {
+            "name": self.name,
+            "id": self.id,
+            "app_url": self.app_url,
+            "api_url": self.api_url,
+            "default": self.is_default,
+            "download_path": self.download_path,
+            "max_calls": self.max_calls,
+            "max_calls_policy": self.max_calls_policy,
+            "session_hash": self.session_hash,
+            "created_at": self.created_at,
+            "gradio_version": self.app.version,
+            "protocol": self.app.protocol,
+            "endpoints": len(self.app.endpoints),
+            "has_token": self.has_token,
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of a call: its number in the call, local time (epoch seconds), name, data."""
+
+    num: int
+    ts: float
+    name: str
+    data: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"num": self.num, "ts": self.ts, "event": self.name, "data": self.data}
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """A call as the repository keeps it."""
+
+    event_id: str
+    session_id: str
+    endpoint: str
+    inputs: list[Any]
+    status: str
+    started_at: float
+    finished_at: float | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,524 @@
+"""The async core: sessions, calls, and the one reader of a session's event stream.
+
+Everything the sync API does runs through here (see `sync.py`). A `Channel` is a session's
+connection within one event loop: the pooled HTTP client, the single `/queue/data` reader
+that routes messages to calls by event id, and the lock that keeps other processes off the
+session's stream while this one reads it (the server has one message queue per session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+import warnings
+import weakref
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from . import protocol, tokens
+from .errors import (
+    AppError, CallError, ConnectError, GradioSessionError, MaxCallsReached, NotAGradioApp,
+    QueueFull, SessionNotFound, StreamError,
+)
+from .models import TERMINAL_STATUSES, AppInfo, CallRecord, Endpoint, Event, SessionRecord
+from .repository import Repository, default_home
+from .schema import bind, find_endpoint
+from .transport import Transport
+
+_repositories: dict[tuple[int, Path], Repository] = {}
+
+
+def open_repository(home: Path | str | None = None) -> Repository:
+    """The process's Repository for a home folder (default: `$GRADIO_SESSION_HOME` or user data)."""
+    key = (os.getpid(), Path(home) if home is not None else default_home())
+    if key not in _repositories:
+        _repositories[key] = Repository(key[1])
+    return _repositories[key]
+
+
+# --- calls ------------------------------------------------------------------------------------
+
+
+class AsyncCall:
+    """One call of an endpoint: its event id, status and events as they arrive."""
+
+    def __init__(self, session: AsyncSession, endpoint: Endpoint, event_id: str, inputs: list[Any],
+                 started_at: float) -> None:
+        self.session = session
+        self.endpoint = endpoint.name
+        self.event_id = event_id
+        self.inputs = inputs
+        self.started_at = started_at
+        self.status = "queued"
+        self._decoder = protocol.EventDecoder(endpoint)
+        self._events: list[Event] = []
+        self._changed = asyncio.Event()
+        self._done = False
+        self._failure: GradioSessionError | None = None
+
+    def __repr__(self) -> str:
+        return f"<Call {self.endpoint} {self.event_id} {self.status}>"
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every event of the call, from the first, live until it ends."""
+        i = 0
+        while True:
+            while i < len(self._events):
+                yield self._events[i]
+                i += 1
+            if self._done:
+                return
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def result(self) -> Any:
+        """Wait for the end; the final output list, or raise the app's error."""
+        async for _ in self.events():
+            pass
+        if self._failure is not None:
+            raise self._failure
+        last = self._events[-1] if self._events else None
+        if last is None or last.name != "complete":
+            raise StreamError(f"The call {self.event_id} ended without a result.", event_id=self.event_id)
+        return last.data
+
+    # -- fed by the channel --
+
+    def _queue_message(self, msg: dict[str, Any]) -> None:
+        try:
+            decoded = self._decoder.queue_message(msg)
+        except StreamError as exc:
+            self._fail(exc)
+            return
+        if decoded is not None:
+            self._add(*decoded)
+
+    def _call_event(self, name: str, raw: str) -> None:
+        try:
+            self._add(*protocol.EventDecoder.call_event(name, raw))
+        except StreamError as exc:
+            self._fail(exc)
+
+    def _add(self, name: str, data: Any) -> None:
+        if self._done:
+            return
+        event = Event(num=len(self._events) + 1, ts=time.time(), name=name, data=data)
+        status = {"started": "running", "generating": "running", "progress": "running",
+                  "complete": "complete", "error": "error"}.get(name)
+        error = None
+        if name == "error":
+            message = protocol.error_message(data)
+            self._failure = AppError(message, endpoint=self.endpoint, event_id=self.event_id)
+            error = str(self._failure)
+        self._events.append(event)
+        if status:
+            self.status = status
+        self._done = name in protocol.TERMINAL_EVENTS
+        self.session.repository.add_event(self.session.id, self.event_id, event, status=status,
+                                          error=error, finished=self._done)
+        self._changed.set()
+
+    def _fail(self, exc: GradioSessionError) -> None:
+        """The stream died or lied: the call ends as failed, recorded with the reason."""
+        if self._done:
+            return
+        self._failure = exc
+        if isinstance(exc, CallError) and exc.event_id is None:
+            exc.event_id = self.event_id
+        self.status = "failed"
+        self._done = True
+        self.session.repository.set_call_status(self.session.id, self.event_id, "failed",
+                                                error=str(exc), finished_at=time.time())
+        self._changed.set()
+
+
+# --- the per-loop connection of a session ----------------------------------------------------
+
+
+class Channel:
+    """A session's connection in one event loop; shared by every AsyncSession of that session."""
+
+    def __init__(self, record: SessionRecord, token: str | None, lock_path: Path) -> None:
+        self.record = record
+        self.transport = Transport(record.app_url, token)
+        self._calls: dict[str, AsyncCall] = {}
+        self._early: dict[str, list[dict[str, Any]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._active = 0
+        self._guard = asyncio.Lock()
+        self._serial = asyncio.Lock()
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        self._flock = FileLock(lock_path, thread_local=False)
+
+    # The file lock is held while this process has calls joining or in flight, or reads.
+    async def _enter(self) -> None:
+        async with self._guard:
+            if not self._flock.is_locked:
+                delay = 0.002
+                while True:
+                    try:
+                        self._flock.acquire(blocking=False)
+                        break
+                    except Timeout:
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 0.05)
+            self._active += 1
+
+    def _leave(self) -> None:
+        self._active -= 1
+        self._maybe_release()
+
+    def _maybe_release(self) -> None:
+        if self._active == 0 and self._reader is None and self._flock.is_locked:
+            self._early.clear()
+            self._flock.release()
+
+    async def join(self, session: AsyncSession, endpoint: Endpoint, values: list[Any]) -> AsyncCall:
+        """Queue a call (`/queue/join`) and route its messages to the returned AsyncCall."""
+        await self._enter()
+        try:
+            body = protocol.join_body(endpoint, values, self.record.session_hash)
+            r = await self.transport.request("POST", f"{self.record.api_url}/queue/join", json=body)
+            event_id = _event_id(r, endpoint.name)
+            call = session._new_call(endpoint, event_id, values)
+        except BaseException:
+            self._leave()
+            raise
+        self._calls[event_id] = call
+        for msg in self._early.pop(event_id, []):
+            self._route(msg)
+        if self._reader is None and self._calls:
+            self._reader = asyncio.get_running_loop().create_task(self._read())
+        return call
+
+    def _route(self, msg: dict[str, Any]) -> None:
+        if msg.get("msg") == "heartbeat":
+            for call in list(self._calls.values()):
+                call._queue_message(msg)
+            return
+        event_id = msg.get("event_id")
+        if not isinstance(event_id, str):
+            return
+        call = self._calls.get(event_id)
+        if call is None:
+            self._early.setdefault(event_id, []).append(msg)
+            return
+        call._queue_message(msg)
+        self._reap(call)
+
+    def _reap(self, call: AsyncCall) -> None:
+        if call.done and self._calls.pop(call.event_id, None) is not None:
+            self._leave()
+
+    async def _read(self) -> None:
+        """The session's one `/queue/data` reader; reconnects while calls are in flight."""
+        url = f"{self.record.api_url}/queue/data"
+        failures = 0
+        try:
+            while self._calls:
+                try:
+                    async with self.transport.sse(url, {"session_hash": self.record.session_hash}) as (
+                        status, events,
+                    ):
+                        if status >= 400:
+                            raise StreamError(f"The server refused the event stream (HTTP {status}).")
+                        async for _, data in events:
+                            msg = protocol.decode_json(data)
+                            if not isinstance(msg, dict):
+                                raise StreamError(f"Malformed message from the server: {data[:80]!r}")
+                            failures = 0
+                            if msg.get("msg") == "close_stream":
+                                break
+                            self._route(msg)
+                            if not self._calls:
+                                break
+                        else:
+                            if self._calls:
+                                raise StreamError("The server closed the event stream mid-call.")
+                except (StreamError, ConnectError) as exc:
+                    failures += 1
+                    if failures >= 2 or not self._calls:
+                        self._fail_all(StreamError(f"{exc} The call is lost; it is recorded as failed."))
+                    else:
+                        await asyncio.sleep(0.2)
+        except BaseException as exc:  # cancelled or a bug: no call may wait forever
+            self._fail_all(StreamError(f"The event reader stopped: {exc!r}"))
+            raise
+        finally:
+            self._reader = None
+            self._maybe_release()
+
+    def _fail_all(self, exc: StreamError) -> None:
+        for call in list(self._calls.values()):
+            call._fail(StreamError(str(exc)))
+            self._reap(call)
+
+    async def post_call(self, session: AsyncSession, endpoint: Endpoint, values: list[Any]) -> AsyncCall:
+        """The `/call/{api}` fallback for apps without the queue protocol: one call at a time."""
+        await self._serial.acquire()
+        try:
+            await self._enter()
+        except BaseException:
+            self._serial.release()
+            raise
+        try:
+            name = endpoint.name.lstrip("/")
+            r = await self.transport.request(
+                "POST", f"{self.record.api_url}/call/{name}",
+                json={"data": values, "session_hash": self.record.session_hash},
+            )
+            event_id = _event_id(r, endpoint.name)
+            call = session._new_call(endpoint, event_id, values)
+        except BaseException:
+            self._leave()
+            self._serial.release()
+            raise
+        asyncio.get_running_loop().create_task(self._follow_call(call, f"{self.record.api_url}/call/{name}/{event_id}"))
+        return call
+
+    async def _follow_call(self, call: AsyncCall, url: str) -> None:
+        try:
+            async with self.transport.sse(url) as (status, events):
+                if status >= 400:
+                    raise StreamError(f"The server refused the event stream (HTTP {status}).")
+                async for name, data in events:
+                    call._call_event(name, data)
+                    if call.done:
+                        break
+            if not call.done:
+                raise StreamError("The server closed the event stream mid-call.")
+        except (StreamError, ConnectError) as exc:
+            call._fail(StreamError(f"{exc} The call is lost; it is recorded as failed."))
+        except BaseException as exc:
+            call._fail(StreamError(f"The event reader stopped: {exc!r}"))
+            raise
+        finally:
+            self._leave()
+            self._serial.release()
+
+
+def _event_id(r: Any, endpoint: str) -> str:
+    """The event id from a join/call answer, or the right error for a refusal."""
+    body = r.json()
+    if r.status in (429, 503) or (isinstance(body, dict) and "queue is full" in str(body).lower()):
+        raise QueueFull(f"The app's queue is full (HTTP {r.status}); try {endpoint} again later.")
+    if r.status >= 400 or not isinstance(body, dict) or not isinstance(body.get("event_id"), str):
+        detail = body.get("detail") if isinstance(body, dict) else r.text[:200]
+        raise CallError(f"The app refused the call of {endpoint} (HTTP {r.status}): {detail}")
+    return str(body["event_id"])
+
+
+_channels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Channel]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+
+class AsyncSession:
+    """A named session: one app, one Gradio session_hash, its calls recorded in the repository."""
+
+    def __init__(self, record: SessionRecord, repository: Repository) -> None:
+        self.record = record
+        self.repository = repository
+
+    def __repr__(self) -> str:
+        return f"<Session {self.name!r} {self.record.app_url}>"
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def app(self) -> AppInfo:
+        return self.record.app
+
+    def endpoint(self, name: str) -> Endpoint:
+        """The endpoint called `name` (leading slash optional)."""
+        return find_endpoint(self.record.app, name)
+
+    def _channel(self) -> Channel:
+        loop = asyncio.get_running_loop()
+        channels = _channels.setdefault(loop, {})
+        channel = channels.get(self.id)
+        if channel is None:
+            token = tokens.load(self.repository.home, self.id) if self.record.has_token else None
+            channel = Channel(self.record, token, self.repository.home / "locks" / f"{self.id}.lock")
+            channels[self.id] = channel
+        return channel
+
+    async def invoke(self, endpoint: str, *args: Any, **kwargs: Any) -> AsyncCall:
+        """Start a call; returns as soon as the server gave it an event id."""
+        ep = self.endpoint(endpoint)
+        values = bind(ep, args, kwargs)
+        self._make_room()
+        channel = self._channel()
+        if self.record.app.uses_queue and ep.fn_index is not None:
+            return await channel.join(self, ep, values)
+        return await channel.post_call(self, ep, values)
+
+    async def call(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        """Call an endpoint and wait for its result (the output list)."""
+        return await (await self.invoke(endpoint, *args, **kwargs)).result()
+
+    def calls(self) -> list[CallRecord]:
+        """The session's recorded calls, oldest first."""
+        return self.repository.list_calls(self.id)
+
+    def _new_call(self, endpoint: Endpoint, event_id: str, values: list[Any]) -> AsyncCall:
+        call = AsyncCall(self, endpoint, event_id, values, time.time())
+        self.repository.add_call(CallRecord(event_id=event_id, session_id=self.id, endpoint=endpoint.name,
+                                            inputs=values, status="queued", started_at=call.started_at))
+        return call
+
+    def _make_room(self) -> None:
+        """Apply max_calls before a new call: refuse, warn, or forget the oldest finished calls."""
+        record = self.repository.get_session(self.id)
+        if not record.max_calls:
+            return
+        count = self.repository.count_calls(self.id)
+        if count < record.max_calls:
+            return
+        over = count - record.max_calls + 1
+        if record.max_calls_policy == "warning":
+            warnings.warn(f"Session {self.name!r} holds {count} calls (max_calls {record.max_calls}).",
+                          stacklevel=3)
+        elif record.max_calls_policy == "remove":
+            if self.repository.forget_oldest(self.id, over, terminal=TERMINAL_STATUSES) < over:
+                raise MaxCallsReached(
+                    f"Session {self.name!r} is at max_calls ({record.max_calls}) and its calls are "
+                    "still running: none can be forgotten yet."
+                )
+        else:
+            raise MaxCallsReached(
+                f"Session {self.name!r} holds {count} calls, its max_calls is {record.max_calls}. "
+                "Forget calls, raise --max-calls, or set --max-calls-policy remove."
+            )
+
+    async def aclose(self) -> None:
+        """Close this session's connection in the running event loop (pending calls fail)."""
+        channel = _channels.get(asyncio.get_running_loop(), {}).pop(self.id, None)
+        if channel is not None:
+            if channel._reader is not None:
+                channel._reader.cancel()
+            await channel.transport.aclose()
+
+    async def __aenter__(self) -> AsyncSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+# --- the session family: create, find, set, remove ----------------------------------------------
+
+
+async def probe(transport: Transport, app_url: str) -> tuple[str, AppInfo]:
+    """Find an app's API root and read its API: `/config` first, then `/info`."""
+    config: dict[str, Any] | None = None
+    r = await transport.request("GET", f"{app_url}/config")
+    if r.status in (401, 403):
+        raise NotAGradioApp(f"{app_url} refused access (HTTP {r.status}): give a token with --token.", url=app_url)
+    if r.status == 200 and protocol.looks_like_config(r.json()):
+        config = r.json()
+        roots = [protocol.api_root(app_url, config)]
+    else:
+        roots = [f"{app_url}/gradio_api", app_url]
+    for root in roots:
+        r = await transport.request("GET", f"{root}/info")
+        info = r.json()
+        if r.status == 200 and protocol.looks_like_info(info):
+            return root, protocol.parse_app(info, config)
+    raise NotAGradioApp(
+        f"{app_url} does not look like a Gradio app (no Gradio configuration or API description "
+        f"found; last answer HTTP {r.status}). Check the URL.", url=app_url,
+    )
+
+
+async def new_session(app: str, *, name: str | None = None, download_path: str | None = None,
+                      force: bool = False, token: str | None = None,
+                      home: Path | str | None = None) -> AsyncSession:
+    """Probe a Gradio app and record a new session for it; nothing is recorded on failure."""
+    repo = open_repository(home)
+    app_url = protocol.normalize_app_url(app)
+    transport = Transport(app_url, token)
+    try:
+        api_url, info = await probe(transport, app_url)
+    finally:
+        await transport.aclose()
+    name = name or protocol.derive_name(app_url)
+    try:
+        old: SessionRecord | None = repo.get_session(name) if force else None
+    except SessionNotFound:
+        old = None
+    record = SessionRecord(
+        id=uuid.uuid4().hex[:12], name=name, app_url=app_url, api_url=api_url,
+        session_hash=uuid.uuid4().hex[:12], created_at=time.time(), app=info,
+        download_path=str(Path(download_path).expanduser().resolve()) if download_path else None,
+        has_token=bool(token),
+    )
+    record = repo.create_session(record, force=force)
+    if old is not None and old.name == name:
+        tokens.delete(repo.home, old.id)
+    if token:
+        try:
+            tokens.store(repo.home, record.id, token)
+        except OSError as exc:
+            repo.remove_sessions(record.id)
+            raise GradioSessionError(f"Could not store the token safely: {exc}") from exc
+    return AsyncSession(record, repo)
+
+
+def get_session(name: str = ".", *, home: Path | str | None = None) -> AsyncSession:
+    """A session by name, id, or `.` for the default."""
+    repo = open_repository(home)
+    return AsyncSession(repo.get_session(name), repo)
+
+
+def list_sessions(pattern: str = "*", *, home: Path | str | None = None) -> list[AsyncSession]:
+    """Sessions whose name matches a glob pattern (`*` for all)."""
+    repo = open_repository(home)
+    return [AsyncSession(r, repo) for r in repo.list_sessions(pattern)]
+
+
+def set_default(session: AsyncSession | str, *, home: Path | str | None = None) -> AsyncSession:
+    """Make a session the default one."""
+    repo = open_repository(home)
+    ref = session if isinstance(session, str) else session.id
+    return AsyncSession(repo.set_default(ref), repo)
+
+
+def set_options(session: AsyncSession | str = ".", *, home: Path | str | None = None,
+                **options: Any) -> AsyncSession:
+    """Change max_calls, max_calls_policy or download_path of a session."""
+    repo = open_repository(home)
+    if options.get("max_calls_policy") not in (None, "error", "warning", "remove"):
+        raise GradioSessionError("max_calls_policy must be one of: error, warning, remove.")
+    if options.get("download_path"):
+        options["download_path"] = str(Path(options["download_path"]).expanduser().resolve())
+    ref = session if isinstance(session, str) else session.id
+    return AsyncSession(repo.update_session(ref, **options), repo)
+
+
+def remove_session(name_or_pattern: str, *, home: Path | str | None = None) -> list[str]:
+    """Remove sessions by name, id or glob pattern, with their calls and token; their names."""
+    repo = open_repository(home)
+    removed = repo.remove_sessions(name_or_pattern)
+    for r in removed:
+        if r.has_token:
+            tokens.delete(repo.home, r.id)
+    return [r.name for r in removed]

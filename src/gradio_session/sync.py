@@ -1,0 +1,176 @@
+"""The synchronous API: a thin facade that runs the async core on one private event-loop thread.
+
+One loop for the whole process keeps the connection pool and the session's stream reader
+alive between calls, lets many threads call at once, and works inside Jupyter's own loop.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from . import session as core
+from .models import AppInfo, CallRecord, Endpoint, Event, SessionRecord
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_portal: tuple[int, BlockingPortal, AbstractContextManager[BlockingPortal]] | None = None
+
+
+def _run(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Run a coroutine function of the core on the private loop and wait for its result."""
+    global _portal
+    with _lock:
+        if _portal is None or _portal[0] != os.getpid():  # none yet, or inherited through fork
+            cm = start_blocking_portal(backend="asyncio")
+            _portal = (os.getpid(), cm.__enter__(), cm)
+        portal = _portal[1]
+    return portal.call(functools.partial(fn, *args, **kwargs))
+
+
+@atexit.register
+def _stop() -> None:
+    global _portal
+    with _lock:
+        if _portal is not None and _portal[0] == os.getpid():
+            _portal[2].__exit__(None, None, None)
+        _portal = None
+
+
+class Call:
+    """A call started by `Session.invoke`: event id, status, events as they come, result."""
+
+    def __init__(self, inner: core.AsyncCall) -> None:
+        self._inner = inner
+
+    def __repr__(self) -> str:
+        return repr(self._inner)
+
+    @property
+    def event_id(self) -> str:
+        return self._inner.event_id
+
+    @property
+    def endpoint(self) -> str:
+        return self._inner.endpoint
+
+    @property
+    def status(self) -> str:
+        return self._inner.status
+
+    @property
+    def done(self) -> bool:
+        return self._inner.done
+
+    def events(self) -> Iterator[Event]:
+        """Every event of the call, from the first, live until it ends."""
+        stream = self._inner.events()
+        try:
+            while True:
+                try:
+                    yield _run(stream.__anext__)
+                except StopAsyncIteration:
+                    return
+        finally:
+            _run(stream.aclose)
+
+    def result(self) -> Any:
+        """Wait for the end; the final output list, or raise the app's error."""
+        return _run(self._inner.result)
+
+
+class Session:
+    """A named session on a Gradio app (synchronous). See `gradio_session.aio` for async."""
+
+    def __init__(self, inner: core.AsyncSession) -> None:
+        self._inner = inner
+
+    def __repr__(self) -> str:
+        return repr(self._inner)
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def id(self) -> str:
+        return self._inner.id
+
+    @property
+    def record(self) -> SessionRecord:
+        return self._inner.record
+
+    @property
+    def app(self) -> AppInfo:
+        return self._inner.app
+
+    def endpoint(self, name: str) -> Endpoint:
+        """The endpoint called `name` (leading slash optional)."""
+        return self._inner.endpoint(name)
+
+    def invoke(self, endpoint: str, *args: Any, **kwargs: Any) -> Call:
+        """Start a call; returns as soon as the server gave it an event id."""
+        return Call(_run(self._inner.invoke, endpoint, *args, **kwargs))
+
+    def call(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        """Call an endpoint and wait for its result (the output list)."""
+        return _run(self._inner.call, endpoint, *args, **kwargs)
+
+    def calls(self) -> list[CallRecord]:
+        """The session's recorded calls, oldest first."""
+        return self._inner.calls()
+
+    def close(self) -> None:
+        """Close the session's connection (the session stays in the repository)."""
+        _run(self._inner.aclose)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def new_session(app: str, *, name: str | None = None, download_path: str | None = None,
+                force: bool = False, token: str | None = None,
+                home: Path | str | None = None) -> Session:
+    """Probe a Gradio app and record a new session for it (the first one becomes the default)."""
+    return Session(_run(core.new_session, app, name=name, download_path=download_path, force=force,
+                        token=token, home=home))
+
+
+def get_session(name: str = ".", *, home: Path | str | None = None) -> Session:
+    """A session by name, id, or `.` for the default."""
+    return Session(core.get_session(name, home=home))
+
+
+def list_sessions(pattern: str = "*", *, home: Path | str | None = None) -> list[Session]:
+    """Sessions whose name matches a glob pattern (`*` for all)."""
+    return [Session(s) for s in core.list_sessions(pattern, home=home)]
+
+
+def set_default(session: Session | str, *, home: Path | str | None = None) -> Session:
+    """Make a session the default one."""
+    ref = session if isinstance(session, str) else session.id
+    return Session(core.set_default(ref, home=home))
+
+
+def set_options(session: Session | str = ".", *, home: Path | str | None = None,
+                **options: Any) -> Session:
+    """Change `max_calls`, `max_calls_policy` or `download_path` of a session."""
+    ref = session if isinstance(session, str) else session.id
+    return Session(core.set_options(ref, home=home, **options))
+
+
+def remove_session(name_or_pattern: str, *, home: Path | str | None = None) -> list[str]:
+    """Remove sessions by name, id or glob pattern, with their calls; returns their names."""
+    return core.remove_session(name_or_pattern, home=home)

@@ -1,0 +1,123 @@
+"""HTTP for one app: a shared connection pool, the token kept to the app's own origin, SSE.
+
+The only module that imports httpx and httpx-sse; it turns their failures into our errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from httpx_sse import SSEError, aconnect_sse
+
+from .version import __version__
+from .errors import ConnectError, StreamError
+
+# Gradio sends a heartbeat every ~15 s: four missed ones mean the stream is dead.
+STREAM_READ_TIMEOUT = 60.0
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the default port filled in: what must match to send a token."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class OriginAuth(httpx.Auth):
+    """Sends `Authorization: Bearer` only to the app's own scheme, host and port."""
+
+    def __init__(self, token: str, app_url: str) -> None:
+        self._token = token
+        self._origin = origin(app_url)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if origin(str(request.url)) == self._origin:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "OriginAuth(token=***)"
+
+
+class Response:
+    """The parts of an HTTP response the protocol needs."""
+
+    def __init__(self, status: int, text: str, url: str) -> None:
+        self.status = status
+        self.text = text
+        self.url = url
+
+    def json(self) -> Any:
+        import json
+
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            return None
+
+
+class Transport:
+    """One pooled async HTTP client per app; create inside the event loop that uses it."""
+
+    def __init__(self, app_url: str, token: str | None = None) -> None:
+        self.app_url = app_url
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, pool=None),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+            auth=OriginAuth(token, app_url) if token else None,
+            follow_redirects=True,
+            headers={"User-Agent": f"gradio-session/{__version__}"},
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        """Send one request and read the whole body."""
+        with _mapped(url):
+            r = await self._client.request(method, url, **kwargs)
+            return Response(r.status_code, r.text, str(r.url))
+
+    @asynccontextmanager
+    async def sse(self, url: str, params: dict[str, str] | None = None
+                  ) -> AsyncIterator[tuple[int, AsyncIterator[tuple[str, str]]]]:
+        """Open a server-sent-event stream: yields (HTTP status, iterator of (event, data))."""
+        timeout = httpx.Timeout(30.0, read=STREAM_READ_TIMEOUT, pool=None)
+        with _mapped(url):
+            async with aconnect_sse(self._client, "GET", url, params=params, timeout=timeout) as source:
+                status = source.response.status_code
+                if status >= 400:
+                    await source.response.aread()
+
+                async def events() -> AsyncIterator[tuple[str, str]]:
+                    with _mapped(url, streaming=True):
+                        try:
+                            async for sse in source.aiter_sse():
+                                yield sse.event, sse.data
+                        except SSEError as exc:
+                            raise StreamError(f"{url} did not answer with an event stream: {exc}") from exc
+
+                yield status, events()
+
+
+@contextmanager
+def _mapped(url: str, *, streaming: bool = False) -> Generator[None, None, None]:
+    """The one place where httpx failures become our errors."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        if streaming:
+            raise StreamError(f"The server at {url} went silent (no event for {STREAM_READ_TIMEOUT:.0f} s).") from exc
+        raise ConnectError(f"Timed out talking to {url}. Is the app up and reachable?", url=url) from exc
+    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError) as exc:
+        if streaming:
+            raise StreamError(f"The connection to {url} broke mid-stream (the server stopped?): {exc}") from exc
+        raise ConnectError(f"The connection to {url} broke: {exc}", url=url) from exc
+    except httpx.TransportError as exc:
+        raise ConnectError(f"Can't reach {url}: {exc or type(exc).__name__}. Is the app running?", url=url) from exc
+    except httpx.InvalidURL as exc:
+        raise ConnectError(f"Invalid URL {url!r}: {exc}", url=url) from exc
