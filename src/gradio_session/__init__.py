@@ -7,17 +7,36 @@
 `gradio_session.aio` has the same API for asyncio.
 """
 
-from . import aio
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     AppError, CallError, ConnectError, EndpointNotFound, GradioSessionError, MaxCallsReached,
     NotAGradioApp, ParameterError, QueueFull, RepositoryError, SessionError, SessionExists,
     SessionNotFound, StreamError,
 )
 from .models import AppInfo, CallRecord, Endpoint, Event, Output, Parameter, SessionRecord
-from .sync import (
-    Call, Session, get_session, list_sessions, new_session, remove_session, set_default, set_options,
-)
 from .version import __version__
+
+if TYPE_CHECKING:
+    from . import aio
+    from .sync import (
+        Call, Session, get_session, list_sessions, new_session, remove_session, set_default,
+        set_options,
+    )
+
+_LAZY = {"Call", "Session", "get_session", "list_sessions", "new_session", "remove_session",
+         "set_default", "set_options"}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the HTTP machinery on first use, so `gradio-session --help` starts fast."""
+    import importlib
+
+    if name == "aio":
+        return importlib.import_module(".aio", __name__)
+    if name in _LAZY:
+        return getattr(importlib.import_module(".sync", __name__), name)
+    raise AttributeError(f"module 'gradio_session' has no attribute {name!r}")
 
 __all__ = [
     "AppError", "AppInfo", "Call", "CallError", "CallRecord", "ConnectError", "Endpoint",

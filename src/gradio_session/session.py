@@ -41,6 +41,10 @@ def open_repository(home: Path | str | None = None) -> Repository:
     return _repositories[key]
 
 
+JOINS_IN_FLIGHT = 32
+# A call not yet accepted (no event id) may be sent again; one with an event id never is.
+JOIN_RETRIES = 3
+
 # --- calls ------------------------------------------------------------------------------------
 
 
@@ -156,6 +160,8 @@ class Channel:
         self._active = 0
         self._guard = asyncio.Lock()
         self._serial = asyncio.Lock()
+        # httpcore's pool costs O(waiting x connections) per request: keep the queue short.
+        self._sending = asyncio.Semaphore(JOINS_IN_FLIGHT)
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         self._flock = FileLock(lock_path, thread_local=False)
 
@@ -187,7 +193,9 @@ class Channel:
         await self._enter()
         try:
             body = protocol.join_body(endpoint, values, self.record.session_hash)
-            r = await self.transport.request("POST", f"{self.record.api_url}/queue/join", json=body)
+            async with self._sending:
+                r = await self.transport.request("POST", f"{self.record.api_url}/queue/join", json=body,
+                                                 retries=JOIN_RETRIES)
             event_id = _event_id(r, endpoint.name)
             call = session._new_call(endpoint, event_id, values)
         except BaseException:
@@ -273,7 +281,7 @@ class Channel:
         try:
             name = endpoint.name.lstrip("/")
             r = await self.transport.request(
-                "POST", f"{self.record.api_url}/call/{name}",
+                "POST", f"{self.record.api_url}/call/{name}", retries=JOIN_RETRIES,
                 json={"data": values, "session_hash": self.record.session_hash},
             )
             event_id = _event_id(r, endpoint.name)

@@ -5,6 +5,8 @@ The only module that imports httpx and httpx-sse; it turns their failures into o
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -67,7 +69,7 @@ class Transport:
         self.app_url = app_url
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, pool=None),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
             auth=OriginAuth(token, app_url) if token else None,
             follow_redirects=True,
             headers={"User-Agent": f"gradio-session/{__version__}"},
@@ -76,11 +78,21 @@ class Transport:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> Response:
-        """Send one request and read the whole body."""
-        with _mapped(url):
-            r = await self._client.request(method, url, **kwargs)
-            return Response(r.status_code, r.text, str(r.url))
+    async def request(self, method: str, url: str, *, retries: int = 0, **kwargs: Any) -> Response:
+        """Send one request and read the whole body.
+
+        With retries, a refused connect or a kept-alive connection the server closed under us
+        is tried again with capped, jittered backoff: only for requests safe to repeat."""
+        for attempt in range(retries + 1):
+            try:
+                with _mapped(url):
+                    r = await self._client.request(method, url, **kwargs)
+                    return Response(r.status_code, r.text, str(r.url))
+            except ConnectError:
+                if attempt >= retries:
+                    raise
+                await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
 
     @asynccontextmanager
     async def sse(self, url: str, params: dict[str, str] | None = None

@@ -1,0 +1,73 @@
+"""A minimal raw-httpx client of Gradio's queue protocol: the floor the library is measured against.
+
+One pooled client, `/queue/join` per call, one `/queue/data` reader per session routing
+messages by event id, reopened after `close_stream` while calls are pending. No recording,
+no validation, no diffs: just the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import httpx
+from httpx_sse import aconnect_sse
+
+
+class RawQueueClient:
+    def __init__(self, api_url: str, fn_index: int) -> None:
+        self.api_url = api_url
+        self.fn_index = fn_index
+        self.session_hash = uuid.uuid4().hex[:12]
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(60, pool=None),
+                                        limits=httpx.Limits(max_connections=64))
+        self.pending: dict[str, asyncio.Future[Any]] = {}
+        self.early: dict[str, dict[str, Any]] = {}
+        self.reader: asyncio.Task[None] | None = None
+        self.sem = asyncio.Semaphore(32)
+
+    async def call(self, *data: Any) -> Any:
+        async with self.sem:
+            r = await self.client.post(f"{self.api_url}/queue/join", json={
+                "data": list(data), "fn_index": self.fn_index, "session_hash": self.session_hash})
+        event_id = r.json()["event_id"]
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending[event_id] = fut
+        if event_id in self.early:
+            self._done(self.early.pop(event_id))
+        if self.reader is None:
+            self.reader = asyncio.create_task(self._read())
+        return await fut
+
+    def _done(self, msg: dict[str, Any]) -> None:
+        fut = self.pending.pop(msg["event_id"])
+        if msg.get("success"):
+            fut.set_result(msg["output"]["data"])
+        else:
+            fut.set_exception(RuntimeError(str(msg["output"])))
+
+    async def _read(self) -> None:
+        try:
+            while self.pending:
+                async with aconnect_sse(self.client, "GET", f"{self.api_url}/queue/data",
+                                        params={"session_hash": self.session_hash}) as es:
+                    async for sse in es.aiter_sse():
+                        msg = json.loads(sse.data)
+                        if msg["msg"] == "close_stream":
+                            break
+                        if msg["msg"] == "process_completed":
+                            if msg["event_id"] in self.pending:
+                                self._done(msg)
+                            else:
+                                self.early[msg["event_id"]] = msg
+                        if not self.pending:
+                            break
+        finally:
+            self.reader = None
+            if self.pending:  # a call joined while the reader closed
+                self.reader = asyncio.create_task(self._read())
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

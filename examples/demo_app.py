@@ -1,0 +1,71 @@
+"""The bundled demo Gradio app: `python examples/demo_app.py PORT` serves it on 127.0.0.1.
+
+Used by `make demo`, the README examples and the tests: text, numbers, a generator,
+per-session state, an app error and a slow call.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import gradio as gr
+
+
+def echo(text: str, times: float = 1) -> str:
+    return text * int(times)
+
+
+def add(a: float, b: float) -> float:
+    return a + b
+
+
+def stream(n: float):  # type: ignore[no-untyped-def]
+    out = ""
+    for i in range(int(n)):
+        time.sleep(0.02)
+        out += f"{i} "
+        yield out
+
+
+def count(text: str, seen: int | None):  # type: ignore[no-untyped-def]
+    seen = (seen or 0) + 1
+    return f"{text} (call {seen} of this session)", seen
+
+
+def fail(text: str) -> str:
+    raise gr.Error(f"cannot process {text!r}")
+
+
+def choose(flag: bool, items: list[str]) -> str:
+    return f"{'on' if flag else 'off'}: {', '.join(items)}"
+
+
+def slow(seconds: float) -> str:
+    time.sleep(seconds)
+    return f"slept {seconds}"
+
+
+with gr.Blocks(title="gradio-session demo") as demo:
+    text = gr.Textbox(label="Text")
+    times = gr.Number(value=1, label="Times")
+    out = gr.Textbox(label="Output")
+    gr.Button("echo").click(echo, [text, times], out, api_name="echo")
+    a, b = gr.Number(label="a"), gr.Number(label="b")
+    gr.Button("add").click(add, [a, b], gr.Number(label="sum"), api_name="add")
+    n = gr.Number(value=5, label="Steps")
+    gr.Button("stream").click(stream, n, out, api_name="stream")
+    seen = gr.State()
+    gr.Button("count").click(count, [text, seen], [out, seen], api_name="count")
+    gr.Button("fail").click(fail, text, out, api_name="fail")
+    flag = gr.Checkbox(label="Flag")
+    items = gr.CheckboxGroup(["x", "y", "z"], label="Items")
+    gr.Button("choose").click(choose, [flag, items], out, api_name="choose")
+    seconds = gr.Number(value=1, label="Seconds")
+    gr.Button("slow").click(slow, seconds, out, api_name="slow")
+
+if __name__ == "__main__":
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 7860
+    demo.queue(default_concurrency_limit=None).launch(
+        server_name="127.0.0.1", server_port=port, show_error=True, quiet=True
+    )

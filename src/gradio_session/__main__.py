@@ -1,0 +1,5 @@
+"""`python -m gradio_session` runs the command line."""
+
+from .cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `gradio-session` command line."""

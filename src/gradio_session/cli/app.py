@@ -1,0 +1,213 @@
+"""The `gradio-session` command: one error boundary around Typer commands.
+
+The session machinery (httpx, SQLite) is imported inside the commands, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
+
+import typer
+
+from .output import Output
+
+if TYPE_CHECKING:
+    from ..session import AsyncSession
+
+app = typer.Typer(
+    name="gradio-session",
+    help="Drive Gradio apps through named, persistent sessions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+SessionOpt = Annotated[Optional[str], typer.Option("--session", "-s", help="Session name (default: the default session).")]
+
+
+class Policy(str, Enum):
+    error = "error"
+    warning = "warning"
+    remove = "remove"
+
+
+def _session(name: str | None) -> AsyncSession:
+    from ..session import get_session
+
+    return get_session(name or ".")
+
+
+@app.command()
+def new(
+    app_url: Annotated[str, typer.Argument(metavar="APP", help="URL of the Gradio app.")],
+    name: Annotated[Optional[str], typer.Option(help="Session name (default: from the URL).")] = None,
+    download_path: Annotated[Optional[str], typer.Option(help="Folder for downloaded files.")] = None,
+    force: Annotated[bool, typer.Option(help="Re-create a session of the same name.")] = False,
+    token: Annotated[Optional[str], typer.Option(help="Token for the app (kept in the OS keyring or a 0600 file).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Create a session for a Gradio app (probes it first)."""
+    import asyncio
+
+    from ..session import new_session
+
+    out = Output(json_)
+    s = asyncio.run(new_session(app_url, name=name, download_path=download_path, force=force, token=token))
+    record = s.repository.get_session(s.id)
+    if json_:
+        out.data(record.to_dict())
+    else:
+        out.out.print(f"Created session [bold]{record.name}[/] for {record.app_url} "
+                      f"(Gradio {record.app.version}, {len(record.app.endpoints)} endpoints)"
+                      + (", the default" if record.is_default else "") + ".")
+
+
+@app.command("list")
+def list_(
+    pattern: Annotated[str, typer.Argument(help="Glob pattern on names; '.' for the default.")] = "*",
+    json_: JsonOpt = False,
+) -> None:
+    """List sessions (the default one is starred)."""
+    from ..session import open_repository
+
+    Output(json_).sessions(open_repository().list_sessions(pattern))
+
+
+@app.command()
+def show(
+    name: Annotated[str, typer.Argument(help="Session name or id; '.' for the default.")] = ".",
+    json_: JsonOpt = False,
+) -> None:
+    """Show one session."""
+    s = _session(name)
+    Output(json_).session(s.record, s.repository.count_calls(s.id))
+
+
+@app.command()
+def use(name: Annotated[str, typer.Argument(help="Session name or id.")]) -> None:
+    """Make a session the default."""
+    from ..session import set_default
+
+    s = set_default(name)
+    Output().message(f"{s.name} is now the default session.")
+
+
+@app.command()
+def remove(
+    pattern: Annotated[str, typer.Argument(metavar="NAME_OR_PATTERN", help="Name, id or glob pattern.")],
+) -> None:
+    """Remove sessions with their recorded calls."""
+    from ..session import remove_session
+
+    names = remove_session(pattern)
+    Output().message(f"Removed {len(names)} session(s): {', '.join(names)}.")
+
+
+@app.command("set")
+def set_(
+    name: Annotated[str, typer.Argument(help="Session name; '.' for the default.")] = ".",
+    max_calls: Annotated[Optional[int], typer.Option(help="Most calls kept (0: no limit).")] = None,
+    max_calls_policy: Annotated[Optional[Policy], typer.Option(help="At max_calls: error, warning or remove the oldest.")] = None,
+    download_path: Annotated[Optional[str], typer.Option(help="Folder for downloaded files ('' to unset).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Change a session's options."""
+    from ..session import set_options
+
+    options: dict[str, Any] = {}
+    if max_calls is not None:
+        if max_calls < 0:
+            raise typer.BadParameter("--max-calls can't be negative.")
+        options["max_calls"] = max_calls or None
+    if max_calls_policy is not None:
+        options["max_calls_policy"] = max_calls_policy.value
+    if download_path is not None:
+        options["download_path"] = download_path or None
+    s = set_options(name, **options)
+    Output(json_).session(s.record, s.repository.count_calls(s.id))
+
+
+@app.command()
+def api(
+    endpoint: Annotated[Optional[str], typer.Argument(help="One endpoint (default: all).")] = None,
+    session: SessionOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Show the app's endpoints, their parameters and returns."""
+    s = _session(session)
+    endpoints = [s.endpoint(endpoint)] if endpoint else list(s.app.endpoints.values())
+    Output(json_).endpoints(endpoints)
+
+
+@app.command()
+def call(
+    endpoint: Annotated[str, typer.Argument(help="Endpoint name, with or without the leading '/'.")],
+    values: Annotated[Optional[list[str]], typer.Argument(metavar="[VALUE | NAME=VALUE]...", help="Values by position, or by name.")] = None,
+    session: SessionOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Call an endpoint; events print as they arrive, the result last."""
+    import asyncio
+
+    from ..schema import split_cli_values
+
+    out = Output(json_)
+    s = _session(session)
+    args, kwargs = split_cli_values(s.endpoint(endpoint), values or [])
+
+    async def run() -> Any:
+        async with s:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                c = await s.invoke(endpoint, *args, **kwargs)
+            for w in caught:
+                out.warning(str(w.message))
+            out.message(f"[dim]event id {c.event_id}[/]")
+            async for event in c.events():
+                out.event(event)
+            return await c.result()
+
+    out.result(asyncio.run(run()))
+
+
+@app.command()
+def calls(session: SessionOpt = None, json_: JsonOpt = False) -> None:
+    """List the calls recorded in a session."""
+    Output(json_).calls(_session(session).calls())
+
+
+def main() -> NoReturn:
+    """Entry point: a known error is one line on stderr and exit 1; a traceback only with
+    GRADIO_SESSION_DEBUG=1."""
+    from ..errors import GradioSessionError
+
+    try:
+        code = app(standalone_mode=False, prog_name="gradio-session")
+    except GradioSessionError as exc:
+        if os.environ.get("GRADIO_SESSION_DEBUG"):
+            raise
+        Output().error(str(exc))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        Output().error("Interrupted.")
+        sys.exit(130)
+    except typer.Abort:
+        Output().error("Aborted.")
+        sys.exit(1)
+    except Exception as exc:  # click's usage errors and exits (Typer may vendor its own click)
+        exit_code = getattr(exc, "exit_code", None)
+        if not isinstance(exit_code, int):
+            raise
+        if callable(getattr(exc, "show", None)):
+            exc.show()  # type: ignore[attr-defined]
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

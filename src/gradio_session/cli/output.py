@@ -1,0 +1,131 @@
+"""The CLI's one output sink: human text (Rich) or JSON for scripts; messages go to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ..models import Endpoint, Event, SessionRecord
+
+
+def _jsonable(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class Output:
+    """Prints data for people or, with json=True, one JSON document (or line) per item."""
+
+    def __init__(self, json_mode: bool = False) -> None:
+        self.json = json_mode
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def data(self, value: Any) -> None:
+        """Print a JSON document (json mode) - the caller renders human output itself."""
+        sys.stdout.write(_jsonable(value) + "\n")
+        sys.stdout.flush()
+
+    def message(self, text: str) -> None:
+        """A human line to stderr; silent in json mode."""
+        if not self.json:
+            self.err.print(text)
+
+    def warning(self, text: str) -> None:
+        self.err.print(f"[yellow]Warning:[/] {text}", markup=True)
+
+    def error(self, text: str) -> None:
+        self.err.print(f"[bold red]Error:[/] {text}", markup=True, highlight=False)
+
+    def sessions(self, records: list[SessionRecord]) -> None:
+        if self.json:
+            self.data([r.to_dict() for r in records])
+            return
+        if not records:
+            self.message("No sessions. Create one with `gradio-session new URL`.")
+            return
+        table = Table(box=None, pad_edge=False)
+        for col in ("", "name", "app", "id", "download path"):
+            table.add_column(col)
+        for r in records:
+            table.add_row("*" if r.is_default else "", r.name, r.app_url, r.id, r.download_path or "")
+        self.out.print(table)
+
+    def session(self, record: SessionRecord, calls: int) -> None:
+        info = {**record.to_dict(), "calls": calls}
+        if self.json:
+            self.data(info)
+            return
+        table = Table(box=None, show_header=False, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in info.items():
+            table.add_row(key, "" if value is None else str(value))
+        self.out.print(table)
+
+    def endpoints(self, endpoints: list[Endpoint]) -> None:
+        if self.json:
+            self.data([_endpoint_dict(e) for e in endpoints])
+            return
+        for ep in endpoints:
+            self.out.print(f"[bold]{ep.name}[/]" + ("  (generator)" if ep.generator else ""))
+            table = Table(box=None, pad_edge=False)
+            for col in ("  parameter", "type", "default", "component", "label"):
+                table.add_column(col)
+            for p in ep.parameters:
+                default = _jsonable(p.default) if p.has_default else "(required)"
+                table.add_row(f"  {p.name}", p.python_type, default, p.component or "", p.label or "")
+            for i, r in enumerate(ep.returns):
+                table.add_row(f"  -> [{i}]", r.python_type, "", r.component or "", r.label or "")
+            self.out.print(table)
+
+    def event(self, event: Event) -> None:
+        if self.json:
+            self.data(event.to_dict())
+            return
+        clock = time.strftime("%H:%M:%S", time.localtime(event.ts)) + f".{int(event.ts * 1000) % 1000:03d}"
+        self.err.print(f"[dim]{event.num:>3} {clock}[/] {event.name:<10} [dim]{_jsonable(event.data)}[/]",
+                       markup=True, highlight=False)
+
+    def result(self, values: Any) -> None:
+        """The final outputs on stdout, one per line: text as is, anything else as JSON."""
+        if self.json:
+            return
+        for value in values if isinstance(values, list) else [values]:
+            self.out.print(value if isinstance(value, str) else _jsonable(value), markup=False)
+
+    def calls(self, calls: list[Any]) -> None:
+        if self.json:
+            self.data([c.to_dict() for c in calls])
+            return
+        if not calls:
+            self.message("No calls recorded in this session.")
+            return
+        table = Table(box=None, pad_edge=False)
+        for col in ("event id", "endpoint", "status", "started", "duration"):
+            table.add_column(col)
+        for c in calls:
+            started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.started_at))
+            duration = f"{c.finished_at - c.started_at:.3f}s" if c.finished_at else ""
+            table.add_row(c.event_id, c.endpoint, c.status, started, duration)
+        self.out.print(table)
+
+
+def _endpoint_dict(ep: Endpoint) -> dict[str, Any]:
+    return {
+        "name": ep.name,
+        "generator": ep.generator,
+        "parameters": [
+            {"name": p.name, "type": p.python_type, "schema": p.schema, "component": p.component,
+             "label": p.label, "required": not p.has_default, "default": p.default}
+            for p in ep.parameters
+        ],
+        "returns": [
+            {"type": r.python_type, "schema": r.schema, "component": r.component, "label": r.label}
+            for r in ep.returns
+        ],
+    }

@@ -1,0 +1,97 @@
+"""Fixtures: real Gradio apps on free 127.0.0.1 ports, one repository folder per test."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_APP = ROOT / "examples" / "demo_app.py"
+APPS = Path(__file__).resolve().parent / "apps"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class AppServer:
+    """A Gradio app in its own process; `stop()` kills it (also mid-call, for fault tests)."""
+
+    def __init__(self, script: Path, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), str(self.port), *args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{script.name} exited: {self.proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            try:
+                with urllib.request.urlopen(f"{self.url}/config", timeout=2) as r:
+                    json.load(r)
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{script.name} did not start in time")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def demo_app() -> Iterator[AppServer]:
+    server = AppServer(DEMO_APP)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fresh_app() -> Iterator[AppServer]:
+    """A demo app of this test's own, for tests that kill it."""
+    server = AppServer(DEMO_APP)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own repository folder; tokens go to the file store."""
+    path = tmp_path / "gs-home"
+    monkeypatch.setenv("GRADIO_SESSION_HOME", str(path))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    return path
+
+
+def cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `gradio-session` command in a new process."""
+    return subprocess.run(
+        [sys.executable, "-m", "gradio_session", *args],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+    )
+
+
+def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
