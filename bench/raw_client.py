@@ -27,11 +27,17 @@ class RawQueueClient:
         self.early: dict[str, dict[str, Any]] = {}
         self.reader: asyncio.Task[None] | None = None
         self.sem = asyncio.Semaphore(32)
+        self.joining = 0  # joins sent but not answered: their messages may already be streaming
+        self.joining = 0  # joins sent but not answered: their messages may already be streaming
 
     async def call(self, *data: Any) -> Any:
-        async with self.sem:
-            r = await self.client.post(f"{self.api_url}/queue/join", json={
-                "data": list(data), "fn_index": self.fn_index, "session_hash": self.session_hash})
+        self.joining += 1
+        try:
+            async with self.sem:
+                r = await self.client.post(f"{self.api_url}/queue/join", json={
+                    "data": list(data), "fn_index": self.fn_index, "session_hash": self.session_hash})
+        finally:
+            self.joining -= 1
         event_id = r.json()["event_id"]
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.pending[event_id] = fut
@@ -62,7 +68,8 @@ class RawQueueClient:
                                 self._done(msg)
                             else:
                                 self.early[msg["event_id"]] = msg
-                        if not self.pending:
+                        # Closing the stream while a join is unanswered loses that call's messages.
+                        if not self.pending and not self.joining:
                             break
         finally:
             self.reader = None

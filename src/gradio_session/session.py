@@ -247,7 +247,7 @@ class Channel:
                             if msg.get("msg") == "close_stream":
                                 break
                             self._route(msg)
-                            if not self._calls:
+                            if self._active == 0:  # no call of ours can still be in the stream
                                 break
                         else:
                             if self._calls:
