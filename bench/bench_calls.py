@@ -386,17 +386,34 @@ class NodeWorker:
         node = shutil.which("node")
         if node is None:
             raise RuntimeError("node is not installed")
-        if not (NODE_DIR / "node_modules" / "@gradio" / "client").is_dir():
-            log("npm install in bench/node ...")
-            subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True,
-                           stdout=sys.stderr)
-        self.version = json.loads((NODE_DIR / "node_modules" / "@gradio" / "client" / "package.json")
-                                  .read_text())["version"]
-        self.node_version = subprocess.run([node, "--version"], check=False, capture_output=True, text=True).stdout.strip()
+        if not self.installed():
+            # `npm ci` starts from a clean node_modules: it repairs a partial one as well.
+            cmd = "ci" if (NODE_DIR / "package-lock.json").exists() else "install"
+            log(f"npm {cmd} in bench/node ...")
+            subprocess.run(["npm", cmd, "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, stdout=sys.stderr)
+            if not self.installed():
+                raise RuntimeError("npm did not install the pinned @gradio/client")
+        self.version = self.pinned()
+        self.node_version = subprocess.run([node, "--version"], check=False, capture_output=True,
+                                           text=True).stdout.strip()
         self.proc = subprocess.Popen([node, "bench.mjs"], cwd=NODE_DIR, text=True, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
+
+    @staticmethod
+    def pinned() -> str:
+        return str(json.loads((NODE_DIR / "package.json").read_text())["dependencies"]["@gradio/client"])
+
+    @classmethod
+    def installed(cls) -> bool:
+        """The pinned @gradio/client is in node_modules, with its built files."""
+        pkg = NODE_DIR / "node_modules" / "@gradio" / "client"
+        try:
+            version = json.loads((pkg / "package.json").read_text())["version"]
+        except (OSError, ValueError, KeyError):
+            return False
+        return bool(version == cls.pinned() and (pkg / "dist" / "index.js").is_file())
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None

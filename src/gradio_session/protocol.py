@@ -117,36 +117,36 @@ def error_message(data: Any) -> str | None:
     return None if data is None else str(data)
 
 
-def apply_diff(value: Any, ops: list[Any]) -> Any:
+def apply_diff(value: Any, ops: Any) -> Any:
     """Apply Gradio's streaming diff operations `[op, path, value]` to a previous output value."""
-    value = copy.deepcopy(value)
-    for op, path, arg in ops:
-        if not path:
+    try:
+        value = copy.deepcopy(value)
+        for op, path, arg in ops:
+            if op not in ("replace", "append", "add", "delete"):
+                raise StreamError(f"Unknown diff operation {op!r} from the server.")
+            if not path:
+                if op == "append":
+                    value = value + arg
+                else:
+                    value = None if op == "delete" else arg
+                continue
+            parent = value
+            for key in path[:-1]:
+                parent = parent[key]
+            last = path[-1]
             if op == "replace":
-                value = arg
-            elif op in ("append", "add"):
-                value = value + arg
-            elif op == "delete":
-                value = None
-            continue
-        parent = value
-        for key in path[:-1]:
-            parent = parent[key]
-        last = path[-1]
-        if op == "replace":
-            parent[last] = arg
-        elif op == "append":
-            parent[last] = parent[last] + arg
-        elif op == "add":
-            if isinstance(parent, list):
-                parent.insert(last, arg)
-            else:
                 parent[last] = arg
-        elif op == "delete":
-            del parent[last]
-        else:
-            raise StreamError(f"Unknown diff operation {op!r} from the server.")
-    return value
+            elif op == "append":
+                parent[last] = parent[last] + arg
+            elif op == "add" and isinstance(parent, list):
+                parent.insert(last, arg)
+            elif op == "add":
+                parent[last] = arg
+            else:
+                del parent[last]
+        return value
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        raise StreamError(f"Malformed streaming diff from the server: {exc}") from exc
 
 
 class EventDecoder:

@@ -243,7 +243,8 @@ class Channel:
                             msg = protocol.decode_json(data)
                             if not isinstance(msg, dict):
                                 raise StreamError(f"Malformed message from the server: {data[:80]!r}")
-                            failures = 0
+                            if msg.get("msg") == "process_completed":
+                                failures = 0  # progress: a broken stream later is a new fault
                             if msg.get("msg") == "close_stream":
                                 break
                             self._route(msg)
