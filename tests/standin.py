@@ -39,9 +39,11 @@ def stream(mode: str, event_id: str) -> bytes:
 
 
 @contextmanager
-def standin(mode: str) -> Iterator[str]:
-    """Serve the stand-in on a free 127.0.0.1 port; yields its URL."""
+def standin(mode: str, auth_seen: list[str | None] | None = None) -> Iterator[str]:
+    """Serve the stand-in on a free 127.0.0.1 port; yields its URL. Each request's
+    Authorization header (or None) is appended to auth_seen."""
     joined: list[str] = []
+    seen = auth_seen if auth_seen is not None else []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def _json(self, status: int, body: object) -> None:
@@ -53,6 +55,7 @@ def standin(mode: str) -> Iterator[str]:
             self.wfile.write(data)
 
         def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
             if self.path == "/config":
                 self._json(200, CONFIG)
             elif self.path == "/gradio_api/info":
@@ -66,6 +69,7 @@ def standin(mode: str) -> Iterator[str]:
                 self._json(404, {"detail": "Not Found"})
 
         def do_POST(self) -> None:
+            seen.append(self.headers.get("Authorization"))
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             if mode == "full":
                 self._json(503, {"detail": "Queue is full."})

@@ -1,0 +1,132 @@
+"""The wire rules without a server: URLs, API roots, payloads, diffs, CLI conversion."""
+
+from __future__ import annotations
+
+import pytest
+
+from gradio_session import EndpointNotFound, NotAGradioApp, ParameterError, StreamError
+from gradio_session.models import AppInfo, Endpoint, Parameter
+from gradio_session.protocol import (
+    EventDecoder, api_root, apply_diff, derive_name, error_message, join_body, normalize_app_url,
+    parse_app,
+)
+from gradio_session.schema import bind, convert_text, find_endpoint, split_cli_values
+
+
+@pytest.mark.parametrize("given, url", [
+    ("127.0.0.1:7860", "http://127.0.0.1:7860"),
+    ("http://127.0.0.1:7860/", "http://127.0.0.1:7860"),
+    ("https://abc-def.hf.space/?x=1", "https://abc-def.hf.space"),
+    ("http://host/sub/app/", "http://host/sub/app"),
+])
+def test_normalize_app_url(given: str, url: str) -> None:
+    assert normalize_app_url(given) == url
+
+
+def test_normalize_rejects_other_schemes() -> None:
+    with pytest.raises(NotAGradioApp):
+        normalize_app_url("ftp://host/x")
+
+
+def test_derive_name_keeps_host_port_and_path() -> None:
+    assert derive_name("http://127.0.0.1:7860") == "127.0.0.1:7860"
+    assert derive_name("http://host/sub/app") == "host/sub/app"
+
+
+def test_api_root_for_gradio_4_and_5() -> None:
+    assert api_root("http://h:1", {"api_prefix": "/gradio_api"}) == "http://h:1/gradio_api"
+    assert api_root("http://h:1", {}) == "http://h:1"  # Gradio 4.x has no api_prefix
+
+
+CONFIG = {
+    "protocol": "sse_v3", "version": "6.31.0",
+    "components": [{"id": 1, "type": "textbox"}, {"id": 2, "type": "state"}, {"id": 3, "type": "textbox"}],
+    "dependencies": [{"id": 7, "api_name": "count", "inputs": [1, 2], "outputs": [3, 2],
+                      "types": {"generator": False}}],
+}
+INFO = {"named_endpoints": {"/count": {
+    "parameters": [{"parameter_name": "text", "label": "Text", "type": {"type": "string"},
+                    "python_type": {"type": "str"}, "component": "Textbox", "parameter_has_default": False}],
+    "returns": [{"label": "out", "type": {"type": "string"}, "python_type": {"type": "str"}, "component": "Textbox"}],
+}}}
+
+
+def test_state_slots_are_hidden_and_filled() -> None:
+    app = parse_app(INFO, CONFIG)
+    ep = app.endpoints["/count"]
+    assert ep.fn_index == 7 and ep.input_state == (False, True) and ep.output_state == (False, True)
+    assert app.uses_queue
+    body = join_body(ep, ["hi"], "hash")
+    assert body["data"] == ["hi", None] and body["fn_index"] == 7 and body["session_hash"] == "hash"
+    decoder = EventDecoder(ep)
+    assert decoder.queue_message({"msg": "process_completed", "success": True,
+                                  "output": {"data": ["out", None]}}) == ("complete", ["out"])
+    assert AppInfo.from_dict(app.to_dict()) == app
+
+
+def test_decoder_rebuilds_streamed_values() -> None:
+    decoder = EventDecoder(Endpoint(name="/g", output_state=(False, False)))
+    gen = {"msg": "process_generating", "success": True}
+    assert decoder.queue_message({**gen, "output": {"data": ["a", [1]]}}) == ("generating", ["a", [1]])
+    assert decoder.queue_message({**gen, "output": {"data": [[["append", [], "b"]], [["add", [1], 2]]]}}) == (
+        "generating", ["ab", [1, 2]])
+    assert decoder.queue_message({**gen, "output": {"data": [[["replace", [], "z"]], [["replace", [0], 9]]]}}) == (
+        "generating", ["z", [9, 2]])
+    err = decoder.queue_message({"msg": "process_completed", "success": False, "output": {"error": "boom"}})
+    assert err == ("error", {"error": "boom"}) and error_message(err[1]) == "boom"
+    assert decoder.queue_message({"msg": "estimation", "rank": 2, "queue_size": 5, "rank_eta": 1.5}) == (
+        "queued", {"rank": 2, "queue_size": 5, "eta": 1.5})
+    assert decoder.queue_message({"msg": "something_new"}) is None
+
+
+def test_apply_diff_nested_and_delete() -> None:
+    value = {"a": [1, 2, 3], "b": "x"}
+    assert apply_diff(value, [["delete", ["a", 0], None], ["append", ["b"], "y"], ["add", ["c"], 1]]) == {
+        "a": [2, 3], "b": "xy", "c": 1}
+    assert value == {"a": [1, 2, 3], "b": "x"}  # the previous value is not changed
+    with pytest.raises(StreamError, match="Unknown diff operation"):
+        apply_diff("a", [["explode", [], "b"]])
+    with pytest.raises(StreamError, match="Malformed streaming diff"):
+        apply_diff("a", "b")
+
+
+def test_error_message_shapes() -> None:
+    assert error_message({"error": "x", "title": "Error"}) == "x"
+    assert error_message("plain") == "plain"
+    assert error_message({"error": None}) is None and error_message(None) is None
+
+
+ENDPOINT = Endpoint(name="/e", parameters=(
+    Parameter(name="text", label="Text", schema={"type": "string"}, python_type="str"),
+    Parameter(name="n", schema={"type": "number"}, python_type="float", has_default=True, default=1),
+    Parameter(name="flag", schema={"type": "boolean"}, python_type="bool", has_default=True, default=False),
+    Parameter(name="items", schema={"type": "array"}, python_type="list[str]", has_default=True, default=[]),
+))
+
+
+def test_bind_fills_defaults_and_checks() -> None:
+    assert bind(ENDPOINT, ["a"], {}) == ["a", 1, False, []]
+    assert bind(ENDPOINT, [], {"text": "b", "flag": True}) == ["b", 1, True, []]
+    with pytest.raises(ParameterError, match="Did you mean 'flag'"):
+        bind(ENDPOINT, ["a"], {"flg": True})
+
+
+def test_cli_words_convert_by_type() -> None:
+    args, kwargs = split_cli_values(ENDPOINT, ["text=b", "n=2.5", "flag=yes", 'items=["x"]'])
+    assert (args, kwargs) == ([], {"text": "b", "n": 2.5, "flag": True, "items": ["x"]})
+    assert split_cli_values(ENDPOINT, ["hello world", "3", "off"]) == (["hello world", 3, False], {})
+    assert split_cli_values(ENDPOINT, ["a b=c"]) == (["a b=c"], {})  # not identifier-like: positional
+    with pytest.raises(ParameterError, match="no parameter 'x'"):
+        split_cli_values(ENDPOINT, ["x=1"])
+    with pytest.raises(ParameterError, match="before NAME=VALUE"):
+        split_cli_values(ENDPOINT, ["text=a", "2"])
+    with pytest.raises(ParameterError, match="not a valid array"):
+        convert_text(ENDPOINT.parameters[3], '{"a": 1}')
+
+
+def test_find_endpoint() -> None:
+    app = AppInfo(endpoints={"/echo": Endpoint(name="/echo"), "/stream": Endpoint(name="/stream")})
+    assert find_endpoint(app, "echo").name == "/echo"
+    assert find_endpoint(app, "/stream").name == "/stream"
+    with pytest.raises(EndpointNotFound, match="Did you mean /echo"):
+        find_endpoint(app, "/ecoh")
