@@ -63,6 +63,7 @@ class Output:
         table = Table(box=None, show_header=False, pad_edge=False)
         table.add_column(style="bold")
         table.add_column()
+        info["created_at"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created_at))
         for key, value in info.items():
             table.add_row(key, "" if value is None else str(value))
         self.out.print(table)
@@ -106,8 +107,9 @@ class Output:
             self.message("No calls recorded in this session.")
             return
         table = Table(box=None, pad_edge=False)
-        for col in ("event id", "endpoint", "status", "started", "duration"):
-            table.add_column(col)
+        table.add_column("event id", no_wrap=True, min_width=32)
+        for col in ("endpoint", "status", "started", "duration"):
+            table.add_column(col, overflow="fold")
         for c in calls:
             started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.started_at))
             duration = f"{c.finished_at - c.started_at:.3f}s" if c.finished_at else ""

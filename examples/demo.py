@@ -1,0 +1,107 @@
+"""`make demo`: start the bundled demo app, walk a session through the CLI and the Python API.
+
+Uses a throw-away repository (GRADIO_SESSION_HOME) so your own sessions are left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_app(port: int) -> subprocess.Popen[bytes]:
+    app = subprocess.Popen([sys.executable, str(HERE / "demo_app.py"), str(port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=2).close()
+            return app
+        except OSError:
+            if app.poll() is not None:
+                raise SystemExit("The demo app failed to start.")
+            time.sleep(0.3)
+    app.kill()
+    raise SystemExit("The demo app did not start in time.")
+
+
+def shell(*args: str, check: bool = True) -> None:
+    print(f"\n$ gradio-session {shlex.join(args)}", flush=True)
+    code = subprocess.call([sys.executable, "-m", "gradio_session", *args])
+    if check and code != 0:
+        raise SystemExit(f"gradio-session {args[0]} failed (exit {code}).")
+
+
+def python_part(url: str) -> None:
+    import asyncio
+
+    import gradio_session as gs
+    from gradio_session import aio
+
+    print("\n# Python: the same session, from code")
+    s = gs.get_session("demo")
+    print(">>> s.call('echo', 'py ', times=2) ->", s.call("echo", "py ", times=2))
+    print(">>> s.call('count', 'from python') ->", s.call("count", "from python"), "(state kept from the CLI calls)")
+    call = s.invoke("stream", 3)
+    print(">>> call = s.invoke('stream', 3); event id", call.event_id)
+    for event in call.events():
+        print(f"    event {event.num}: {event.name} {event.data}")
+
+    async def many() -> list[list[str]]:
+        async with aio.get_session("demo") as a:
+            return await asyncio.gather(*(a.call("echo", f"#{i}") for i in range(20)))
+
+    results = asyncio.run(many())
+    assert all(r == [f"#{i}"] for i, r in enumerate(results))
+    print(">>> 20 concurrent async calls through one session: every result is its own")
+    try:
+        s.call("fail", "this")
+    except gs.AppError as exc:
+        print(">>> s.call('fail', 'this') raised AppError:", exc.app_message)
+    print(f">>> {len(s.calls())} calls recorded in the session")
+
+
+def main() -> None:
+    home = tempfile.mkdtemp(prefix="gradio-session-demo-")
+    os.environ["GRADIO_SESSION_HOME"] = home
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    print(f"Starting the demo Gradio app on {url} (repository: a temporary folder)...", flush=True)
+    app = start_app(port)
+    try:
+        shell("new", url, "--name", "demo")
+        shell("list")
+        shell("api", "echo")
+        shell("call", "echo", "hello ", "times=2")
+        shell("call", "stream", "4")
+        shell("call", "stream", "n=2", "--json")
+        shell("call", "count", "first")
+        shell("call", "count", "second")
+        shell("call", "fail", "oops", check=False)
+        shell("call", "ecko", "x", check=False)
+        python_part(url)
+        shell("calls")
+        shell("show")
+    finally:
+        app.kill()
+        app.wait()
+    print("\nDemo done: the app is stopped.")
+
+
+if __name__ == "__main__":
+    main()
