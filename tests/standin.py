@@ -1,6 +1,6 @@
 """A stand-in Gradio server for faults a real Gradio won't produce: garbage bytes, a torn
-stream, a full queue, a broken diff. It speaks just enough of the queue protocol (HTTP/1.0,
-so every response ends with its connection)."""
+stream, a full queue, a broken diff, a result with hostile file names, a torn download. It
+speaks just enough of the queue protocol (HTTP/1.0, so every response ends with its connection)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,13 @@ def _msg(event_id: str, **fields: object) -> bytes:
     return f"data: {json.dumps({'event_id': event_id, **fields})}\n\n".encode()
 
 
-def stream(mode: str, event_id: str) -> bytes:
+FILE_BODY = b"file body from the stand-in\n"
+
+
+def stream(mode: str, event_id: str, output: object = None) -> bytes:
     """The bytes the stand-in's `/queue/data` sends for the last joined call."""
+    if mode in ("result", "torn_file"):
+        return _msg(event_id, msg="process_completed", success=True, output={"data": output})
     if mode == "garbage":
         return _msg(event_id, msg="estimation", rank=0, queue_size=1) + b"data: {this is not json\n\n"
     if mode == "torn":
@@ -39,9 +44,11 @@ def stream(mode: str, event_id: str) -> bytes:
 
 
 @contextmanager
-def standin(mode: str, auth_seen: list[str | None] | None = None) -> Iterator[str]:
-    """Serve the stand-in on a free 127.0.0.1 port; yields its URL. Each request's
-    Authorization header (or None) is appended to auth_seen."""
+def standin(mode: str, auth_seen: list[str | None] | None = None, *, output: object = None,
+            host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve the stand-in on a free port of `host`; yields its URL. Each request's
+    Authorization header (or None) is appended to auth_seen. In mode "result" a call's
+    result is `output`, and `/gradio_api/file=...` serves FILE_BODY ("torn_file": cut short)."""
     joined: list[str] = []
     seen = auth_seen if auth_seen is not None else []
 
@@ -64,7 +71,12 @@ def standin(mode: str, auth_seen: list[str | None] | None = None) -> Iterator[st
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                self.wfile.write(stream(mode, joined[-1] if joined else "none"))
+                self.wfile.write(stream(mode, joined[-1] if joined else "none", output))
+            elif self.path.startswith("/gradio_api/file="):
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(FILE_BODY) * (1000 if mode == "torn_file" else 1)))
+                self.end_headers()
+                self.wfile.write(FILE_BODY)
             else:
                 self._json(404, {"detail": "Not Found"})
 
@@ -80,10 +92,10 @@ def standin(mode: str, auth_seen: list[str | None] | None = None) -> Iterator[st
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = http.server.ThreadingHTTPServer((host, 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://{host}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

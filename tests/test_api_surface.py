@@ -28,7 +28,7 @@ def _params(fn: object) -> list[tuple[str, object, object]]:
 def test_sync_and_async_functions_match() -> None:
     for name in ("new_session", "get_session", "list_sessions", "remove_session"):
         assert _params(getattr(sync, name)) == _params(getattr(aio, name)), name
-    for name in ("invoke", "call", "calls", "endpoint"):
+    for name in ("invoke", "call", "calls", "endpoint", "upload", "uploads"):
         assert _params(getattr(sync.Session, name)) == _params(getattr(aio.Session, name)), name
     for name in ("events", "result"):
         assert _params(getattr(sync.Call, name)) == _params(getattr(aio.Call, name)), name

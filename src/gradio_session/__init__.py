@@ -10,11 +10,14 @@
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
-    AppError, CallError, ConnectError, EndpointNotFound, GradioSessionError, MaxCallsReached,
+    AppError, CallError, ConnectError, EndpointNotFound, FileTransferError, GradioSessionError,
+    MaxCallsReached,
     NotAGradioApp, ParameterError, QueueFull, RepositoryError, SessionError, SessionExists,
     SessionNotFound, StreamError,
 )
-from .models import AppInfo, CallRecord, Endpoint, Event, Output, Parameter, SessionRecord
+from .models import (
+    AppInfo, CallRecord, Endpoint, Event, FileData, Output, Parameter, SessionRecord, UploadRecord,
+)
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -40,8 +43,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AppError", "AppInfo", "Call", "CallError", "CallRecord", "ConnectError", "Endpoint",
-    "EndpointNotFound", "Event", "GradioSessionError", "MaxCallsReached", "NotAGradioApp", "Output",
+    "EndpointNotFound", "Event", "FileData", "FileTransferError", "GradioSessionError",
+    "MaxCallsReached", "NotAGradioApp", "Output",
     "Parameter", "ParameterError", "QueueFull", "RepositoryError", "Session", "SessionError",
-    "SessionExists", "SessionNotFound", "SessionRecord", "StreamError", "__version__", "aio",
+    "SessionExists", "SessionNotFound", "SessionRecord", "StreamError", "UploadRecord", "__version__", "aio",
     "get_session", "list_sessions", "new_session", "remove_session", "set_default", "set_options",
 ]

@@ -9,6 +9,7 @@
     ├── EndpointNotFound            the app has no such endpoint (close names suggested)
     ├── ParameterError              unknown parameter, wrong count, value of the wrong type
     ├── MaxCallsReached             the session's max_calls with policy "error"
+    ├── FileTransferError           a local file can't be read, an upload or a download failed
     ├── CallError                   a call that started but did not end well
     │   ├── AppError                the app sent an error event (its message is kept)
     │   ├── StreamError             the server died mid-stream or sent a malformed event
@@ -71,6 +72,10 @@ class ParameterError(GradioSessionError):
 
 class MaxCallsReached(GradioSessionError):
     """The session holds `max_calls` calls already and its policy is "error"."""
+
+
+class FileTransferError(GradioSessionError):
+    """A local file is missing or unreadable, the server refused an upload, or a download broke."""
 
 
 class CallError(GradioSessionError):

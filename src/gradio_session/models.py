@@ -22,6 +22,7 @@ class Parameter:
     component: str | None = None
     has_default: bool = False
     default: Any = None
+    file: Literal["one", "many"] | None = None  # a file parameter: one FileData or a list of them
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,40 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         return {"num": self.num, "ts": self.ts, "event": self.name, "data": self.data}
+
+
+@dataclass(frozen=True)
+class FileData:
+    """A file as Gradio describes it on the wire (`to_dict` is what is sent)."""
+
+    path: str
+    url: str | None = None
+    orig_name: str | None = None
+    size: int | None = None
+    mime_type: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "meta": {"_type": "gradio.FileData"}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FileData:
+        return cls(path=str(d["path"]), url=d.get("url"), orig_name=d.get("orig_name"),
+                   size=d.get("size"), mime_type=d.get("mime_type"))
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """One uploaded file as the repository keeps it."""
+
+    session_id: str
+    local_path: str
+    size: int
+    sha256: str
+    server_path: str
+    uploaded_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)

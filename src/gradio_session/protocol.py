@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import NotAGradioApp, StreamError
@@ -65,6 +65,7 @@ def parse_app(info: dict[str, Any], config: dict[str, Any] | None) -> AppInfo:
                 component=p.get("component"),
                 has_default=bool(p.get("parameter_has_default")),
                 default=p.get("parameter_default"),
+                file=file_kind(p),
             )
             for i, p in enumerate(spec.get("parameters", []))
         )
@@ -89,6 +90,28 @@ def parse_app(info: dict[str, Any], config: dict[str, Any] | None) -> AppInfo:
         )
     return AppInfo(version=config.get("version") or info.get("version"),
                    protocol=config.get("protocol"), endpoints=endpoints)
+
+
+def file_kind(param: dict[str, Any]) -> Literal["one", "many"] | None:
+    """"one" or "many" when an `/info` parameter takes FileData (File, Image, Audio...), else None."""
+    py = str((param.get("python_type") or {}).get("type", "")).replace(" ", "").lower()
+    schema = param.get("type") or {}
+    if py == "filepath" or _is_filedata_schema(schema):
+        return "one"
+    items = schema.get("items") if isinstance(schema, dict) else None
+    if py == "list[filepath]" or (isinstance(items, dict) and _is_filedata_schema(items, schema)):
+        return "many"
+    return None
+
+
+def _is_filedata_schema(schema: Any, root: Any = None) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and isinstance(root, dict):
+        schema = (root.get("$defs") or {}).get(ref.rsplit("/", 1)[-1], {})
+    props = schema.get("properties") or {}
+    return schema.get("title") == "FileData" or ("path" in props and "meta" in props)
 
 
 def join_body(endpoint: Endpoint, values: list[Any], session_hash: str) -> dict[str, Any]:

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import RepositoryError, SessionExists, SessionNotFound
-from .models import AppInfo, CallRecord, Event, SessionRecord
+from .models import AppInfo, CallRecord, Event, SessionRecord, UploadRecord
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: uploads
 _UNSET: Any = object()
 
 _SCHEMA = """
@@ -61,6 +61,15 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (session_id, event_id, num),
     FOREIGN KEY (session_id, event_id) REFERENCES calls (session_id, event_id) ON DELETE CASCADE
 );
+CREATE TABLE IF NOT EXISTS uploads (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    local_path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    server_path TEXT NOT NULL,
+    uploaded_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_by_time ON uploads (session_id, uploaded_at);
 """
 
 
@@ -107,7 +116,7 @@ class Repository:
             raise RepositoryError(
                 f"The repository in {self.home} was written by a newer gradio-session; upgrade it."
             )
-        if version < SCHEMA_VERSION:
+        if version < SCHEMA_VERSION:  # every statement is idempotent: older repos gain new tables
             with self._write() as db:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
@@ -341,6 +350,18 @@ class Repository:
 
         return self._retry(op)
 
+    def call_limit(self, session_id: str) -> tuple[int | None, str]:
+        """(max_calls, max_calls_policy) as stored now: another process may have changed them."""
+
+        def op() -> tuple[int | None, str]:
+            row = self._db.execute("SELECT max_calls, max_calls_policy FROM sessions WHERE id = ?",
+                                   (session_id,)).fetchone()
+            if row is None:
+                raise SessionNotFound(f"The session {session_id} was removed.")
+            return row[0], row[1]
+
+        return self._retry(op)
+
     def count_calls(self, session_id: str) -> int:
         return self._retry(
             lambda: int(self._db.execute("SELECT COUNT(*) FROM calls WHERE session_id = ?",
@@ -373,6 +394,36 @@ class Repository:
                 return len(rows)
 
         return self._retry(op)
+
+    # -- uploads ------------------------------------------------------------------------------
+
+    def add_uploads(self, uploads: list[UploadRecord]) -> None:
+        def op() -> None:
+            with self._write() as db:
+                db.executemany(
+                    "INSERT INTO uploads (session_id, local_path, size, sha256, server_path, uploaded_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [(u.session_id, u.local_path, u.size, u.sha256, u.server_path, u.uploaded_at)
+                     for u in uploads],
+                )
+
+        self._retry(op)
+
+    def list_uploads(self, session_id: str) -> list[UploadRecord]:
+        def op() -> list[UploadRecord]:
+            rows = self._db.execute(
+                "SELECT session_id, local_path, size, sha256, server_path, uploaded_at FROM uploads"
+                " WHERE session_id = ? ORDER BY uploaded_at, rowid", (session_id,),
+            ).fetchall()
+            return [UploadRecord(*r) for r in rows]
+
+        return self._retry(op)
+
+    def count_uploads(self, session_id: str) -> int:
+        return self._retry(
+            lambda: int(self._db.execute("SELECT COUNT(*) FROM uploads WHERE session_id = ?",
+                                         (session_id,)).fetchone()[0])
+        )
 
 
 def _dumps(value: Any) -> str:

@@ -54,8 +54,16 @@ def bind(endpoint: Endpoint, args: Sequence[Any], kwargs: Mapping[str, Any]) -> 
 
 
 def convert_text(param: Parameter, text: str) -> Any:
-    """Turn command-line text into the parameter's type (number, boolean, JSON list/object)."""
+    """Turn command-line text into the parameter's type (number, boolean, JSON list/object).
+    A file parameter takes a path or URL, or FileData JSON (a JSON list for many files)."""
     kind = param.schema.get("type")
+    if param.file:
+        if text.lstrip()[:1] in ("{", "[") and not (param.file == "one" and text.lstrip()[:1] == "["):
+            try:
+                return json.loads(text)
+            except ValueError as exc:
+                raise ParameterError(f"{text!r} is not valid JSON for {_describe(param)}.") from exc
+        return text
     try:
         if kind == "integer" or param.python_type == "int":
             return int(text)

@@ -9,6 +9,7 @@ session's stream while this one reads it (the server has one message queue per s
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import time
 import uuid
@@ -20,12 +21,14 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from . import protocol, tokens
+from . import files, protocol, tokens
 from .errors import (
     AppError, CallError, ConnectError, GradioSessionError, MaxCallsReached, NotAGradioApp,
     QueueFull, SessionNotFound, StreamError,
 )
-from .models import TERMINAL_STATUSES, AppInfo, CallRecord, Endpoint, Event, SessionRecord
+from .models import (
+    TERMINAL_STATUSES, AppInfo, CallRecord, Endpoint, Event, FileData, SessionRecord, UploadRecord,
+)
 from .repository import Repository, default_home
 from .schema import bind, find_endpoint
 from .transport import Transport
@@ -64,6 +67,7 @@ class AsyncCall:
         self._changed = asyncio.Event()
         self._done = False
         self._failure: GradioSessionError | None = None
+        self._local: dict[str, Any] = {}  # the result with its files downloaded, by folder
 
     def __repr__(self) -> str:
         return f"<Call {self.endpoint} {self.event_id} {self.status}>"
@@ -84,8 +88,11 @@ class AsyncCall:
             self._changed.clear()
             await self._changed.wait()
 
-    async def result(self) -> Any:
-        """Wait for the end; the final output list, or raise the app's error."""
+    async def result(self, *, download_path: str | Path | None = None) -> Any:
+        """Wait for the end; the final output list, or raise the app's error.
+
+        Files in the result are downloaded into `download_path` (default: the session's) and
+        their FileData `path` set to the local file; with no folder they keep their URL."""
         async for _ in self.events():
             pass
         if self._failure is not None:
@@ -93,7 +100,16 @@ class AsyncCall:
         last = self._events[-1] if self._events else None
         if last is None or last.name != "complete":
             raise StreamError(f"The call {self.event_id} ended without a result.", event_id=self.event_id)
-        return last.data
+        if not files.find_files(last.data):
+            return last.data
+        # read now: another process may have set the session's folder since it was loaded
+        folder = download_path or self.session.repository.get_session(self.session.id).download_path
+        if not folder:
+            return last.data
+        key = str(Path(folder).expanduser().resolve())
+        if key not in self._local:
+            self._local[key] = await self.session._download_files(last.data, Path(key))
+        return self._local[key]
 
     # -- fed by the channel --
 
@@ -375,6 +391,7 @@ class AsyncSession:
         ep = self.endpoint(endpoint)
         values = bind(ep, args, kwargs)
         self._make_room()
+        values = await self._file_values(ep, values)
         channel = self._channel()
         if self.record.app.uses_queue and ep.fn_index is not None:
             return await channel.join(self, ep, values)
@@ -388,6 +405,62 @@ class AsyncSession:
         """The session's recorded calls, oldest first."""
         return self.repository.list_calls(self.id)
 
+    async def upload(self, *paths: str | os.PathLike[str] | FileData | dict[str, Any],
+                     progress: files.Progress | None = None) -> list[FileData]:
+        """Upload local files (streamed, one request) and record them; URLs and FileData pass
+        through. Every local file is checked before anything is sent."""
+        specs = [files.as_upload(p) for p in paths]
+        return [FileData.from_dict(fd) for fd in await self._upload_specs(specs, progress)]
+
+    def uploads(self) -> list[UploadRecord]:
+        """The files uploaded through this session, oldest first."""
+        return self.repository.list_uploads(self.id)
+
+    async def _upload_specs(self, specs: list[Path | dict[str, Any]],
+                            progress: files.Progress | None = None) -> list[dict[str, Any]]:
+        """Local Paths -> uploaded FileData dicts (each path once); dicts are kept."""
+        local = list(dict.fromkeys(s for s in specs if isinstance(s, Path)))
+        done: dict[Path, dict[str, Any]] = {}
+        if local:
+            sent = await files.upload(self._channel().transport, self.record.api_url, local, progress)
+            now = time.time()
+            self.repository.add_uploads([
+                UploadRecord(self.id, str(p), fd.size or 0, sha, fd.path, now)
+                for p, (fd, sha) in zip(local, sent)
+            ])
+            done = {p: fd.to_dict() for p, (fd, _) in zip(local, sent)}
+        return [done[s] if isinstance(s, Path) else s for s in specs]
+
+    async def _file_values(self, ep: Endpoint, values: list[Any]) -> list[Any]:
+        """File parameters: local paths are uploaded, URLs and FileData wrapped, before the call."""
+        slots: list[tuple[int, bool, int]] = []  # (value index, takes a list, how many files)
+        specs: list[Path | dict[str, Any]] = []
+        for i, (p, v) in enumerate(zip(ep.parameters, values)):
+            if p.file is None or v is None:
+                continue
+            many = p.file == "many"
+            items = list(v) if many and isinstance(v, (list, tuple)) else [v]
+            slots.append((i, many, len(items)))
+            specs.extend(files.as_upload(x) for x in items)
+        if not slots:
+            return values
+        sent = iter(await self._upload_specs(specs))
+        for i, many, count in slots:
+            chunk = [next(sent) for _ in range(count)]
+            values[i] = chunk if many else chunk[0]
+        return values
+
+    async def _download_files(self, data: Any, folder: Path) -> Any:
+        """A copy of `data` whose FileData are downloaded into `folder` (path: the local file)."""
+        data = copy.deepcopy(data)
+        transport = self._channel().transport
+        for fd in files.find_files(data):
+            url = files.file_url(self.record.api_url, fd)
+            name = fd.get("orig_name") or fd["path"].split("?")[0]
+            local = await files.download(transport, url, folder, name)
+            fd.update(path=str(local), url=fd.get("url") or url)
+        return data
+
     def _new_call(self, endpoint: Endpoint, event_id: str, values: list[Any]) -> AsyncCall:
         call = AsyncCall(self, endpoint, event_id, values, time.time())
         self.repository.add_call(CallRecord(event_id=event_id, session_id=self.id, endpoint=endpoint.name,
@@ -396,25 +469,25 @@ class AsyncSession:
 
     def _make_room(self) -> None:
         """Apply max_calls before a new call: refuse, warn, or forget the oldest finished calls."""
-        record = self.repository.get_session(self.id)
-        if not record.max_calls:
+        max_calls, policy = self.repository.call_limit(self.id)
+        if not max_calls:
             return
         count = self.repository.count_calls(self.id)
-        if count < record.max_calls:
+        if count < max_calls:
             return
-        over = count - record.max_calls + 1
-        if record.max_calls_policy == "warning":
-            warnings.warn(f"Session {self.name!r} holds {count} calls (max_calls {record.max_calls}).",
+        over = count - max_calls + 1
+        if policy == "warning":
+            warnings.warn(f"Session {self.name!r} holds {count} calls (max_calls {max_calls}).",
                           stacklevel=3)
-        elif record.max_calls_policy == "remove":
+        elif policy == "remove":
             if self.repository.forget_oldest(self.id, over, terminal=TERMINAL_STATUSES) < over:
                 raise MaxCallsReached(
-                    f"Session {self.name!r} is at max_calls ({record.max_calls}) and its calls are "
+                    f"Session {self.name!r} is at max_calls ({max_calls}) and its calls are "
                     "still running: none can be forgotten yet."
                 )
         else:
             raise MaxCallsReached(
-                f"Session {self.name!r} holds {count} calls, its max_calls is {record.max_calls}. "
+                f"Session {self.name!r} holds {count} calls, its max_calls is {max_calls}. "
                 "Forget calls, raise --max-calls, or set --max-calls-policy remove."
             )
 

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from . import session as core
-from .models import AppInfo, CallRecord, Endpoint, Event, SessionRecord
+from .files import Progress
+from .models import AppInfo, CallRecord, Endpoint, Event, FileData, SessionRecord, UploadRecord
 
 T = TypeVar("T")
 
@@ -83,9 +84,10 @@ class Call:
         finally:
             _run(stream.aclose)
 
-    def result(self) -> Any:
-        """Wait for the end; the final output list, or raise the app's error."""
-        return _run(self._inner.result)
+    def result(self, *, download_path: str | Path | None = None) -> Any:
+        """Wait for the end; the final output list (files downloaded into `download_path`, default
+        the session's), or raise the app's error."""
+        return _run(self._inner.result, download_path=download_path)
 
 
 class Session:
@@ -128,6 +130,15 @@ class Session:
     def calls(self) -> list[CallRecord]:
         """The session's recorded calls, oldest first."""
         return self._inner.calls()
+
+    def upload(self, *paths: str | os.PathLike[str] | FileData | dict[str, Any],
+               progress: Progress | None = None) -> list[FileData]:
+        """Upload local files (streamed) and record them; URLs and FileData pass through."""
+        return _run(self._inner.upload, *paths, progress=progress)
+
+    def uploads(self) -> list[UploadRecord]:
+        """The files uploaded through this session, oldest first."""
+        return self._inner.uploads()
 
     def close(self) -> None:
         """Close the session's connection (the session stays in the repository)."""

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
 from .version import __version__
-from .errors import ConnectError, StreamError
+from .errors import ConnectError, FileTransferError, StreamError
 
 # Gradio sends a heartbeat every ~15 s: four missed ones mean the stream is dead.
 STREAM_READ_TIMEOUT = 60.0
@@ -93,6 +93,29 @@ class Transport:
                     raise
                 await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def timeout(read: float) -> httpx.Timeout:
+        """A timeout allowing `read` seconds of server silence (a big upload being stored)."""
+        return httpx.Timeout(30.0, read=read, pool=None)
+
+    async def download(self, url: str, out: IO[bytes],
+                       progress: Callable[[int, int | None], None] | None = None) -> None:
+        """Stream a GET into `out` chunk by chunk; progress(done, total or None) after each."""
+        with _mapped(url, streaming=True):
+            async with self._client.stream("GET", url) as r:
+                if r.status_code >= 400:
+                    await r.aread()
+                    raise FileTransferError(f"Downloading {url} failed (HTTP {r.status_code}): {r.text[:200]}")
+                total = int(r.headers.get("content-length") or 0) or None
+                done = 0
+                async for chunk in r.aiter_bytes():
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+                if total is not None and done != total:
+                    raise StreamError(f"The server sent {done} of {total} bytes.")
 
     @asynccontextmanager
     async def sse(self, url: str, params: dict[str, str] | None = None

@@ -85,7 +85,7 @@ def show(
 ) -> None:
     """Show one session."""
     s = _session(name)
-    Output(json_).session(s.record, s.repository.count_calls(s.id))
+    Output(json_).session(s.record, s.repository.count_calls(s.id), s.repository.count_uploads(s.id))
 
 
 @app.command()
@@ -129,7 +129,7 @@ def set_(
     if download_path is not None:
         options["download_path"] = download_path or None
     s = set_options(name, **options)
-    Output(json_).session(s.record, s.repository.count_calls(s.id))
+    Output(json_).session(s.record, s.repository.count_calls(s.id), s.repository.count_uploads(s.id))
 
 
 @app.command()
@@ -149,9 +149,12 @@ def call(
     endpoint: Annotated[str, typer.Argument(help="Endpoint name, with or without the leading '/'.")],
     values: Annotated[Optional[list[str]], typer.Argument(metavar="[VALUE | NAME=VALUE]...", help="Values by position, or by name.")] = None,
     session: SessionOpt = None,
+    download_path: Annotated[Optional[str], typer.Option(
+        help="Download result files here (default: the session's folder).")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Call an endpoint; events print as they arrive, the result last."""
+    """Call an endpoint (file values: a path, URL or FileData JSON); events print as they
+    arrive, the result last."""
     import asyncio
 
     from ..schema import split_cli_values
@@ -170,9 +173,38 @@ def call(
             out.message(f"[dim]event id {c.event_id}[/]")
             async for event in c.events():
                 out.event(event)
-            return await c.result()
+            return await c.result(download_path=download_path)
 
-    out.result(asyncio.run(run()))
+    from ..files import find_files
+
+    result = asyncio.run(run())
+    out.result(result, downloaded=bool(download_path or s.record.download_path) and bool(find_files(result)))
+
+
+@app.command()
+def upload(
+    paths: Annotated[list[str], typer.Argument(metavar="FILE...", help="Local files (URLs pass through).")],
+    session: SessionOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Upload files to the app (recorded in the session); prints their FileData."""
+    import asyncio
+
+    out = Output(json_)
+    s = _session(session)
+
+    async def run() -> list[Any]:
+        async with s:
+            with out.progress("Uploading") as progress:
+                return [fd.to_dict() for fd in await s.upload(*paths, progress=progress)]
+
+    out.files(asyncio.run(run()))
+
+
+@app.command()
+def uploads(session: SessionOpt = None, json_: JsonOpt = False) -> None:
+    """List the files uploaded through a session."""
+    Output(json_).uploads(_session(session).uploads())
 
 
 @app.command()

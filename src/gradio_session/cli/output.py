@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import DownloadColumn, Progress, TaskID, TransferSpeedColumn
 from rich.table import Table
 
-from ..models import Endpoint, Event, SessionRecord
+from ..models import Endpoint, Event, SessionRecord, UploadRecord
+
+BAR_FROM = 4 * 1024 * 1024  # bytes: smaller transfers show no bar
 
 
 def _jsonable(value: Any) -> str:
@@ -55,8 +61,8 @@ class Output:
             table.add_row("*" if r.is_default else "", r.name, r.app_url, r.id, r.download_path or "")
         self.out.print(table)
 
-    def session(self, record: SessionRecord, calls: int) -> None:
-        info = {**record.to_dict(), "calls": calls}
+    def session(self, record: SessionRecord, calls: int, uploads: int) -> None:
+        info = {**record.to_dict(), "calls": calls, "uploads": uploads}
         if self.json:
             self.data(info)
             return
@@ -92,12 +98,54 @@ class Output:
         self.err.print(f"[dim]{event.num:>3} {clock}[/] {event.name:<10} [dim]{_jsonable(event.data)}[/]",
                        markup=True, highlight=False)
 
-    def result(self, values: Any) -> None:
-        """The final outputs on stdout, one per line: text as is, anything else as JSON."""
+    def result(self, values: Any, *, downloaded: bool = False) -> None:
+        """The final outputs on stdout, one per line: text as is, anything else as JSON. In json
+        mode the `complete` event said it all, unless files were downloaded: then one more line."""
         if self.json:
+            if downloaded:
+                self.data({"event": "downloaded", "data": values})
             return
         for value in values if isinstance(values, list) else [values]:
             self.out.print(value if isinstance(value, str) else _jsonable(value), markup=False)
+
+    @contextmanager
+    def progress(self, what: str) -> Iterator[Callable[[int, int | None], None]]:
+        """A progress callback (done, total); a bar on stderr once a transfer passes a few MB."""
+        with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
+                      console=self.err, transient=True, disable=self.json) as bar:
+            task: list[TaskID] = []
+
+            def update(done: int, total: int | None) -> None:
+                if not task and (total or done) >= BAR_FROM:
+                    task.append(bar.add_task(what, total=total))
+                if task:
+                    bar.update(task[0], completed=done, total=total)
+
+            yield update
+
+    def files(self, files: list[dict[str, Any]]) -> None:
+        """FileData dicts: JSON, or one server path per line."""
+        if self.json:
+            self.data(files)
+            return
+        for fd in files:
+            self.out.print(fd["path"], markup=False)
+
+    def uploads(self, uploads: list[UploadRecord]) -> None:
+        if self.json:
+            self.data([u.to_dict() for u in uploads])
+            return
+        if not uploads:
+            self.message("No uploads recorded in this session.")
+            return
+        table = Table(box=None, pad_edge=False)
+        for col in ("uploaded", "file", "size", "sha256"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("local path", overflow="fold")
+        for u in uploads:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(u.uploaded_at))
+            table.add_row(when, Path(u.local_path).name, str(u.size), u.sha256[:12], u.local_path)
+        self.out.print(table)
 
     def calls(self, calls: list[Any]) -> None:
         if self.json:
