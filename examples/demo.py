@@ -94,6 +94,8 @@ def main() -> None:
         shell("call", "count", "second")
         shell("call", "fail", "oops", check=False)
         shell("call", "ecko", "x", check=False)
+        shell("call", "reverse_file", str(HERE / "demo_app.py"), "--download-path", str(Path(home) / "downloads"))
+        shell("uploads")
         python_part(url)
         shell("calls")
         shell("show")

@@ -1,13 +1,15 @@
 """The bundled demo Gradio app: `python examples/demo_app.py PORT` serves it on 127.0.0.1.
 
 Used by `make demo`, the README examples and the tests: text, numbers, a generator,
-per-session state, an app error and a slow call.
+per-session state, an app error, a file in and out, and a slow call.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import gradio as gr
 
@@ -41,6 +43,13 @@ def choose(flag: bool, items: list[str]) -> str:
     return f"{'on' if flag else 'off'}: {', '.join(items)}"
 
 
+def reverse_file(path: str) -> str:
+    text = Path(path).read_text(errors="replace")
+    out = Path(tempfile.mkdtemp()) / f"reversed-{Path(path).name}"
+    out.write_text(text[::-1])
+    return str(out)
+
+
 def slow(seconds: float) -> str:
     time.sleep(seconds)
     return f"slept {seconds}"
@@ -61,6 +70,8 @@ with gr.Blocks(title="gradio-session demo") as demo:
     flag = gr.Checkbox(label="Flag")
     items = gr.CheckboxGroup(["x", "y", "z"], label="Items")
     gr.Button("choose").click(choose, [flag, items], out, api_name="choose")
+    gr.Button("reverse_file").click(reverse_file, gr.File(label="File", type="filepath"),
+                                    gr.File(label="Reversed"), api_name="reverse_file")
     seconds = gr.Number(value=1, label="Seconds")
     gr.Button("slow").click(slow, seconds, out, api_name="slow")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, AppServer, cli
+from conftest import ROOT, AppServer
 
 README = (ROOT / "README.md").read_text()
 DOC_URL = "http://127.0.0.1:7860"
@@ -26,20 +26,29 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert "make demo" in first and "make test" in first
 
 
-def test_readme_cli_examples(demo_app: AppServer) -> None:
+def _localize(text: str, app: AppServer, downloads: Path) -> str:
+    """The README's URL and download folder -> this test's app and a temporary folder."""
+    return (text.replace(DOC_URL, app.url).replace("./downloads", str(downloads))
+            .replace('"downloads"', repr(str(downloads))))
+
+
+def test_readme_cli_examples(demo_app: AppServer, tmp_path: Path) -> None:
+    downloads = tmp_path / "downloads"
     commands = [line[2:] for block in blocks("console") for line in block.splitlines()
                 if line.startswith("$ gradio-session ")]
     assert len(commands) >= 10
     for command in commands:
-        args = shlex.split(command.replace(DOC_URL, demo_app.url))[1:]
-        r = cli(*args)
+        args = shlex.split(_localize(command, demo_app, downloads))[1:]
+        r = subprocess.run([sys.executable, "-m", "gradio_session", *args], capture_output=True,
+                           text=True, timeout=120, cwd=ROOT, env=os.environ)
         assert r.returncode == 0, f"{command}: {r.stderr}"
+    assert [p.name for p in downloads.iterdir()] == ["reversed-demo_app.py"]
 
 
 @pytest.mark.parametrize("index", range(len(blocks("python"))))
-def test_readme_python_examples(index: int, demo_app: AppServer) -> None:
-    code = blocks("python")[index].replace(DOC_URL, demo_app.url)
+def test_readme_python_examples(index: int, demo_app: AppServer, tmp_path: Path) -> None:
+    code = _localize(blocks("python")[index], demo_app, tmp_path / "downloads")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                       env=os.environ)
+                       cwd=ROOT, env=os.environ)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip()
