@@ -1,7 +1,8 @@
 """The bundled demo Gradio app: `python examples/demo_app.py PORT` serves it on 127.0.0.1.
 
 Used by `make demo`, the README examples and the tests: text, numbers, a generator,
-per-session state, an app error, a file in and out, and a slow call.
+per-session state, an app error, a file in and out, a slow call, a call reporting progress
+and logs, and a generator that writes a marker file after a while (to see a cancel stop it).
 """
 
 from __future__ import annotations
@@ -55,6 +56,25 @@ def slow(seconds: float) -> str:
     return f"slept {seconds}"
 
 
+def steps(n: float, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008 - Gradio's idiom
+    gr.Info(f"stepping {int(n)} times")
+    for i in range(int(n)):
+        progress((i, int(n)), desc="Stepping", unit="steps")
+        time.sleep(0.1)
+    gr.Warning("all steps done")
+    return f"{int(n)} steps"
+
+
+def marker(path: str, seconds: float):  # type: ignore[no-untyped-def]
+    """Yields while it waits, then writes `path`: a cancelled call never writes it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        yield "waiting"
+    Path(path).write_text("written")
+    yield "written"
+
+
 with gr.Blocks(title="gradio-session demo") as demo:
     text = gr.Textbox(label="Text")
     times = gr.Number(value=1, label="Times")
@@ -74,6 +94,9 @@ with gr.Blocks(title="gradio-session demo") as demo:
                                     gr.File(label="Reversed"), api_name="reverse_file")
     seconds = gr.Number(value=1, label="Seconds")
     gr.Button("slow").click(slow, seconds, out, api_name="slow")
+    gr.Button("steps").click(steps, n, out, api_name="steps")
+    marker_path = gr.Textbox(label="Marker path")
+    gr.Button("marker").click(marker, [marker_path, seconds], out, api_name="marker")
 
 if __name__ == "__main__":
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 7860

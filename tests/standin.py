@@ -33,7 +33,7 @@ FILE_BODY = b"file body from the stand-in\n"
 
 def stream(mode: str, event_id: str, output: object = None) -> bytes:
     """The bytes the stand-in's `/queue/data` sends for the last joined call."""
-    if mode in ("result", "torn_file"):
+    if mode in ("result", "torn_file", "busy"):
         return _msg(event_id, msg="process_completed", success=True, output={"data": output})
     if mode == "garbage":
         return _msg(event_id, msg="estimation", rank=0, queue_size=1) + b"data: {this is not json\n\n"
@@ -48,8 +48,10 @@ def standin(mode: str, auth_seen: list[str | None] | None = None, *, output: obj
             host: str = "127.0.0.1") -> Iterator[str]:
     """Serve the stand-in on a free port of `host`; yields its URL. Each request's
     Authorization header (or None) is appended to auth_seen. In mode "result" a call's
-    result is `output`, and `/gradio_api/file=...` serves FILE_BODY ("torn_file": cut short)."""
+    result is `output`, and `/gradio_api/file=...` serves FILE_BODY ("torn_file": cut short);
+    "busy" answers the first two POSTs with 503, then works as "result"."""
     joined: list[str] = []
+    refused: list[str] = []
     seen = auth_seen if auth_seen is not None else []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -83,7 +85,8 @@ def standin(mode: str, auth_seen: list[str | None] | None = None, *, output: obj
         def do_POST(self) -> None:
             seen.append(self.headers.get("Authorization"))
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            if mode == "full":
+            if mode == "full" or (mode == "busy" and len(refused) < 2):
+                refused.append(self.path)
                 self._json(503, {"detail": "Queue is full."})
             else:
                 joined.append(f"ev{len(joined)}")

@@ -130,3 +130,19 @@ def test_find_endpoint() -> None:
     assert find_endpoint(app, "/stream").name == "/stream"
     with pytest.raises(EndpointNotFound, match="Did you mean /echo"):
         find_endpoint(app, "/ecoh")
+
+
+def test_decoder_queue_progress_log_and_cancel() -> None:
+    decoder = EventDecoder(Endpoint(name="/x"))
+    assert decoder.queue_message({"msg": "estimation", "rank": 2, "queue_size": 5, "rank_eta": 1.5}) == (
+        "queued", {"rank": 2, "queue_size": 5, "eta": 1.5})
+    unit = {"index": 1, "length": 4, "unit": "steps", "progress": None, "desc": "Go", "extra": 1}
+    assert decoder.queue_message({"msg": "progress", "progress_data": [unit]}) == (
+        "progress", [{"index": 1, "length": 4, "unit": "steps", "progress": None, "desc": "Go"}])
+    assert decoder.queue_message({"msg": "log", "log": "hi", "level": "warning", "title": "Warning"}) == (
+        "log", {"level": "warning", "message": "hi", "title": "Warning"})
+    # what Gradio 6.31 sends after /cancel: a completion without data
+    assert decoder.queue_message({"msg": "process_completed", "success": True, "output": {}}) == ("cancelled", None)
+    assert EventDecoder.call_event("complete", "null") == ("cancelled", None)
+    assert decoder.queue_message({"msg": "process_completed", "success": True,
+                                  "output": {"data": [None]}}) == ("complete", [None])

@@ -10,10 +10,13 @@
     ├── ParameterError              unknown parameter, wrong count, value of the wrong type
     ├── MaxCallsReached             the session's max_calls with policy "error"
     ├── FileTransferError           a local file can't be read, an upload or a download failed
+    ├── CallNotFound                no call of that event id in the session
     ├── CallError                   a call that started but did not end well
     │   ├── AppError                the app sent an error event (its message is kept)
     │   ├── StreamError             the server died mid-stream or sent a malformed event
-    │   └── QueueFull               the server refused the call: its queue is full
+    │   ├── QueueFull               the server refused the call: its queue is full
+    │   ├── CallCancelled           the call was cancelled on the server
+    │   └── CallTimeout             the call outlived its timeout (and was cancelled)
     └── RepositoryError             the session repository can't be read or written
 """
 
@@ -78,6 +81,10 @@ class FileTransferError(GradioSessionError):
     """A local file is missing or unreadable, the server refused an upload, or a download broke."""
 
 
+class CallNotFound(GradioSessionError):
+    """No call of that event id is recorded in the session searched."""
+
+
 class CallError(GradioSessionError):
     """A call was sent but did not end with a result."""
 
@@ -102,6 +109,14 @@ class StreamError(CallError):
 
 class QueueFull(CallError):
     """The server's queue is full; try again later."""
+
+
+class CallCancelled(CallError):
+    """The call was cancelled on the server before it ended."""
+
+
+class CallTimeout(CallError):
+    """The call did not end within its timeout; it was cancelled on the server."""
 
 
 class RepositoryError(GradioSessionError):

@@ -6,9 +6,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-CallStatus = Literal["pending", "queued", "running", "complete", "error", "failed"]
+CallStatus = Literal["pending", "queued", "running", "complete", "error", "failed", "cancelled",
+                     "timed_out"]
 MaxCallsPolicy = Literal["error", "warning", "remove"]
-TERMINAL_STATUSES = frozenset({"complete", "error", "failed"})
+TERMINAL_STATUSES = frozenset({"complete", "error", "failed", "cancelled", "timed_out"})
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,12 @@ class CallRecord:
     started_at: float
     finished_at: float | None = None
     error: str | None = None
+    queue_wait: float | None = None  # seconds from the start to the `started` event
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from the start to the end; None while the call runs."""
+        return None if self.finished_at is None else self.finished_at - self.started_at
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "duration": self.duration}

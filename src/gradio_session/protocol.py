@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 from .errors import NotAGradioApp, StreamError
 from .models import AppInfo, Endpoint, Output, Parameter
 
-TERMINAL_EVENTS = frozenset({"complete", "error"})
+TERMINAL_EVENTS = frozenset({"complete", "error", "cancelled", "timed_out"})
+PROGRESS_KEYS = ("index", "length", "unit", "progress", "desc")
 
 
 def normalize_app_url(app: str) -> str:
@@ -188,7 +189,8 @@ class EventDecoder:
         if kind == "process_starts":
             return "started", {"eta": msg.get("eta")}
         if kind == "progress":
-            return "progress", msg.get("progress_data")
+            units = msg.get("progress_data") or []
+            return "progress", [{k: u.get(k) for k in PROGRESS_KEYS} for u in units if isinstance(u, dict)]
         if kind == "log":
             return "log", {"level": msg.get("level"), "message": msg.get("log"), "title": msg.get("title")}
         if kind == "heartbeat":
@@ -202,6 +204,8 @@ class EventDecoder:
             if not msg.get("success", True) or "error" in output and "data" not in output:
                 return "error", output
             data = output.get("data")
+            if kind == "process_completed" and data is None:  # what the server sends after /cancel
+                return "cancelled", None
             if kind == "process_generating":
                 data = self._rebuild(data)
                 return "generating", visible_outputs(self.endpoint, data)
@@ -222,7 +226,8 @@ class EventDecoder:
         """Decode one event of the `/call/{api}/{event_id}` stream."""
         if name not in ("generating", "complete", "error", "heartbeat"):
             raise StreamError(f"Unknown event {name!r} from the server.")
-        return name, decode_json(raw) if raw.strip() else None
+        data = decode_json(raw) if raw.strip() else None
+        return ("cancelled", None) if name == "complete" and data is None else (name, data)
 
 
 def decode_json(raw: str) -> Any:

@@ -310,9 +310,11 @@ class Repository:
 
         def op() -> None:
             with self._write() as db:
-                db.execute(
-                    "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)",
-                    (session_id, event_id, event.num, event.ts, event.name, _dumps(event.data)),
+                db.execute(  # a call forgotten (with force) while it runs records no more events
+                    "INSERT OR IGNORE INTO events SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS"
+                    " (SELECT 1 FROM calls WHERE session_id = ? AND event_id = ?)",
+                    (session_id, event_id, event.num, event.ts, event.name, _dumps(event.data),
+                     session_id, event_id),
                 )
                 if status:
                     db.execute(
@@ -336,19 +338,31 @@ class Repository:
 
         self._retry(op)
 
-    def list_calls(self, session_id: str) -> list[CallRecord]:
+    def list_calls(self, session_id: str, status: str | None = None,
+                   event_id: str | None = None) -> list[CallRecord]:
+        """The session's calls oldest first, optionally of one status or one event id."""
+
         def op() -> list[CallRecord]:
             rows = self._db.execute(
-                "SELECT * FROM calls WHERE session_id = ? ORDER BY started_at, rowid", (session_id,)
+                "SELECT c.*, (SELECT MIN(e.ts) FROM events e WHERE e.session_id = c.session_id"
+                " AND e.event_id = c.event_id AND e.name = 'started') - c.started_at AS queue_wait"
+                " FROM calls c WHERE c.session_id = ? AND (? IS NULL OR c.status = ?)"
+                " AND (? IS NULL OR c.event_id = ?) ORDER BY c.started_at, c.rowid",
+                (session_id, status, status, event_id, event_id),
             ).fetchall()
             return [
                 CallRecord(event_id=r["event_id"], session_id=r["session_id"], endpoint=r["endpoint"],
                            inputs=json.loads(r["inputs_json"]), status=r["status"],
-                           started_at=r["started_at"], finished_at=r["finished_at"], error=r["error"])
+                           started_at=r["started_at"], finished_at=r["finished_at"], error=r["error"],
+                           queue_wait=r["queue_wait"])
                 for r in rows
             ]
 
         return self._retry(op)
+
+    def get_call(self, session_id: str, event_id: str) -> CallRecord | None:
+        calls = self.list_calls(session_id, event_id=event_id)
+        return calls[0] if calls else None
 
     def call_limit(self, session_id: str) -> tuple[int | None, str]:
         """(max_calls, max_calls_policy) as stored now: another process may have changed them."""
@@ -378,20 +392,25 @@ class Repository:
 
         return self._retry(op)
 
-    def forget_oldest(self, session_id: str, count: int, *, terminal: frozenset[str]) -> int:
-        """Forget up to `count` of the session's oldest finished calls; returns how many went."""
+    def forget_calls(self, session_id: str, *, event_id: str | None = None,
+                     statuses: frozenset[str] | None = None, limit: int | None = None,
+                     dry_run: bool = False) -> list[str]:
+        """Forget the session's calls (oldest first) of one event id and/or of these statuses,
+        at most `limit`; with dry_run nothing goes. Returns their event ids."""
 
-        def op() -> int:
+        def op() -> list[str]:
             with self._write() as db:
-                marks = ",".join("?" * len(terminal))
+                marks = ",".join("?" * len(statuses or ()))
                 rows = db.execute(
-                    f"SELECT event_id FROM calls WHERE session_id = ? AND status IN ({marks})"
-                    " ORDER BY started_at, rowid LIMIT ?", (session_id, *sorted(terminal), count),
+                    "SELECT event_id FROM calls WHERE session_id = ? AND (? IS NULL OR event_id = ?)"
+                    + (f" AND status IN ({marks})" if statuses is not None else "")
+                    + " ORDER BY started_at, rowid LIMIT ?",
+                    (session_id, event_id, event_id, *sorted(statuses or ()), -1 if limit is None else limit),
                 ).fetchall()
-                for r in rows:
-                    db.execute("DELETE FROM calls WHERE session_id = ? AND event_id = ?",
-                               (session_id, r[0]))
-                return len(rows)
+                if not dry_run:
+                    db.executemany("DELETE FROM calls WHERE session_id = ? AND event_id = ?",
+                                   [(session_id, r[0]) for r in rows])
+                return [str(r[0]) for r in rows]
 
         return self._retry(op)
 

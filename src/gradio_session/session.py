@@ -23,8 +23,8 @@ from filelock import FileLock, Timeout
 
 from . import files, protocol, tokens
 from .errors import (
-    AppError, CallError, ConnectError, GradioSessionError, MaxCallsReached, NotAGradioApp,
-    QueueFull, SessionNotFound, StreamError,
+    AppError, CallCancelled, CallError, CallNotFound, CallTimeout, ConnectError, GradioSessionError,
+    MaxCallsReached, NotAGradioApp, QueueFull, SessionNotFound, StreamError,
 )
 from .models import (
     TERMINAL_STATUSES, AppInfo, CallRecord, Endpoint, Event, FileData, SessionRecord, UploadRecord,
@@ -47,6 +47,7 @@ def open_repository(home: Path | str | None = None) -> Repository:
 JOINS_IN_FLIGHT = 32
 # A call not yet accepted (no event id) may be sent again; one with an event id never is.
 JOIN_RETRIES = 3
+CANCEL_WAIT = 5.0  # seconds the server gets to end a cancelled call's stream
 
 # --- calls ------------------------------------------------------------------------------------
 
@@ -58,6 +59,7 @@ class AsyncCall:
                  started_at: float) -> None:
         self.session = session
         self.endpoint = endpoint.name
+        self._endpoint = endpoint
         self.event_id = event_id
         self.inputs = inputs
         self.started_at = started_at
@@ -67,6 +69,7 @@ class AsyncCall:
         self._changed = asyncio.Event()
         self._done = False
         self._failure: GradioSessionError | None = None
+        self._ending: str | None = None  # "cancelled" or "timed_out" once a cancel was sent
         self._local: dict[str, Any] = {}  # the result with its files downloaded, by folder
 
     def __repr__(self) -> str:
@@ -76,8 +79,11 @@ class AsyncCall:
     def done(self) -> bool:
         return self._done
 
-    async def events(self) -> AsyncIterator[Event]:
-        """Every event of the call, from the first, live until it ends."""
+    async def events(self, *, timeout: float | None = None) -> AsyncIterator[Event]:
+        """Every event of the call, from the first, live until it ends. After `timeout` seconds
+        of waiting the call is cancelled on the server and ends as `timed_out`."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         i = 0
         while True:
             while i < len(self._events):
@@ -86,14 +92,21 @@ class AsyncCall:
             if self._done:
                 return
             self._changed.clear()
-            await self._changed.wait()
+            try:
+                await asyncio.wait_for(self._changed.wait(), None if deadline is None else deadline - loop.time())
+            except asyncio.TimeoutError:
+                try:
+                    await self._stop("timed_out")
+                except GradioSessionError as exc:  # the server could not be told: end it here
+                    self._fail(CallTimeout(f"{self._stop_error('timed_out')} ({exc})"), "timed_out")
 
-    async def result(self, *, download_path: str | Path | None = None) -> Any:
-        """Wait for the end; the final output list, or raise the app's error.
+    async def result(self, *, timeout: float | None = None, download_path: str | Path | None = None) -> Any:
+        """Wait for the end; the final output list, or raise the app's error (CallTimeout
+        after `timeout` seconds, the call cancelled on the server).
 
         Files in the result are downloaded into `download_path` (default: the session's) and
         their FileData `path` set to the local file; with no folder they keep their URL."""
-        async for _ in self.events():
+        async for _ in self.events(timeout=timeout):
             pass
         if self._failure is not None:
             raise self._failure
@@ -110,6 +123,34 @@ class AsyncCall:
         if key not in self._local:
             self._local[key] = await self.session._download_files(last.data, Path(key))
         return self._local[key]
+
+    async def cancel(self) -> bool:
+        """Stop the call on the server; it ends as `cancelled`. False if it had ended already."""
+        return await self._stop("cancelled")
+
+    async def _stop(self, status: str) -> bool:
+        if self._done:
+            return False
+        self._ending = status
+        await self.session._post_cancel(self._endpoint, self.event_id)
+        try:
+            await asyncio.wait_for(self._wait_end(), CANCEL_WAIT)
+        except asyncio.TimeoutError:  # the server did not end the stream: end the call here
+            self._fail(self._stop_error(status), status)
+            self.session._channel()._reap(self)
+        return self.status == status
+
+    async def _wait_end(self) -> None:
+        while not self._done:
+            self._changed.clear()
+            await self._changed.wait()
+
+    def _stop_error(self, status: str) -> CallError:
+        if status == "timed_out":
+            return CallTimeout(f"The call {self.event_id} of {self.endpoint} timed out; it was cancelled "
+                               "on the server.", event_id=self.event_id)
+        return CallCancelled(f"The call {self.event_id} of {self.endpoint} was cancelled.",
+                             event_id=self.event_id)
 
     # -- fed by the channel --
 
@@ -131,10 +172,16 @@ class AsyncCall:
     def _add(self, name: str, data: Any) -> None:
         if self._done:
             return
+        if name == "cancelled":
+            name = self._ending or "cancelled"
         event = Event(num=len(self._events) + 1, ts=time.time(), name=name, data=data)
         status = {"started": "running", "generating": "running", "progress": "running",
-                  "complete": "complete", "error": "error"}.get(name)
+                  "complete": "complete", "error": "error", "cancelled": "cancelled",
+                  "timed_out": "timed_out"}.get(name)
         error = None
+        if name in ("cancelled", "timed_out"):
+            self._failure = self._stop_error(name)
+            error = str(self._failure)
         if name == "error":
             message = protocol.error_message(data)
             self._failure = AppError(message, endpoint=self.endpoint, event_id=self.event_id)
@@ -147,16 +194,17 @@ class AsyncCall:
                                           error=error, finished=self._done)
         self._changed.set()
 
-    def _fail(self, exc: GradioSessionError) -> None:
-        """The stream died or lied: the call ends as failed, recorded with the reason."""
+    def _fail(self, exc: GradioSessionError, status: str = "failed") -> None:
+        """The stream died or lied (or a cancel got no answer): the call ends with `status`,
+        recorded with the reason."""
         if self._done:
             return
         self._failure = exc
         if isinstance(exc, CallError) and exc.event_id is None:
             exc.event_id = self.event_id
-        self.status = "failed"
+        self.status = status
         self._done = True
-        self.session.repository.set_call_status(self.session.id, self.event_id, "failed",
+        self.session.repository.set_call_status(self.session.id, self.event_id, status,
                                                 error=str(exc), finished_at=time.time())
         self._changed.set()
 
@@ -242,6 +290,19 @@ class Channel:
     def _reap(self, call: AsyncCall) -> None:
         if call.done and self._calls.pop(call.event_id, None) is not None:
             self._leave()
+            if call.status in ("cancelled", "timed_out"):
+                self._end_siblings(call)
+
+    def _end_siblings(self, cancelled: AsyncCall) -> None:
+        """Gradio's /cancel stops every running call of the endpoint in the session, and the
+        server says nothing of the others: end them here rather than wait forever."""
+        for other in list(self._calls.values()):
+            if other.endpoint == cancelled.endpoint and other.status == "running":
+                other._fail(CallCancelled(
+                    f"The call {other.event_id} of {other.endpoint} was cancelled with {cancelled.event_id}: "
+                    "Gradio's cancel stops every running call of an endpoint in a session.",
+                    event_id=other.event_id), "cancelled")
+                self._reap(other)
 
     async def _read(self) -> None:
         """The session's one `/queue/data` reader; reconnects while calls are in flight."""
@@ -342,6 +403,16 @@ def _event_id(r: Any, endpoint: str) -> str:
     return str(body["event_id"])
 
 
+def _lock_free(lock: FileLock) -> bool:
+    """True when no process holds the session's stream lock (checked by taking it briefly)."""
+    try:
+        lock.acquire(blocking=False)
+    except Timeout:
+        return False
+    lock.release()
+    return True
+
+
 _channels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Channel]] = (
     weakref.WeakKeyDictionary()
 )
@@ -401,9 +472,66 @@ class AsyncSession:
         """Call an endpoint and wait for its result (the output list)."""
         return await (await self.invoke(endpoint, *args, **kwargs)).result()
 
-    def calls(self) -> list[CallRecord]:
-        """The session's recorded calls, oldest first."""
-        return self.repository.list_calls(self.id)
+    def calls(self, status: str | None = None) -> list[CallRecord]:
+        """The session's recorded calls, oldest first (only those of `status` if given)."""
+        return self.repository.list_calls(self.id, status)
+
+    def get_call_record(self, event_id: str) -> CallRecord:
+        """The recorded call of that event id, or CallNotFound naming this session."""
+        record = self.repository.get_call(self.id, event_id)
+        if record is None:
+            raise CallNotFound(f"No call {event_id!r} in session {self.name!r}. "
+                               "List its calls with `gradio-session calls`.")
+        return record
+
+    def forget(self, event_id: str | None = None, *, completed: bool = False, all: bool = False,
+               force: bool = False, dry_run: bool = False) -> list[str]:
+        """Forget recorded calls: one by event id, the finished ones (`completed`) or `all`;
+        calls still running only with `force`. Returns the event ids gone (or, dry_run, to go)."""
+        if (event_id is not None) + completed + all != 1:
+            raise GradioSessionError("Forget one call by event id, or the completed calls, or all calls.")
+        if event_id is not None:
+            record = self.get_call_record(event_id)
+            if record.status not in TERMINAL_STATUSES and not force:
+                raise CallError(f"The call {event_id} is still {record.status}: cancel it first, or "
+                                "forget it with force.", event_id=event_id)
+        statuses = None if force and not completed else TERMINAL_STATUSES
+        return self.repository.forget_calls(self.id, event_id=event_id, statuses=statuses, dry_run=dry_run)
+
+    async def cancel(self, event_id: str) -> bool:
+        """Cancel a call of this session by event id, from any process; False if it had ended."""
+        call = self._channel()._calls.get(event_id)
+        if call is not None:
+            return await call.cancel()
+        record = self.get_call_record(event_id)
+        if record.status in TERMINAL_STATUSES:
+            return False
+        await self._post_cancel(self.endpoint(record.endpoint), event_id)
+        # The process reading the session's stream records the end; if none does, record it here.
+        path = self.repository.home / "locks" / f"{self.id}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(path, thread_local=False)
+        deadline = time.monotonic() + CANCEL_WAIT
+        while not _lock_free(lock):
+            if time.monotonic() > deadline:
+                break
+            record = self.repository.get_call(self.id, event_id)
+            if record is None or record.status in TERMINAL_STATUSES:
+                return True
+            await asyncio.sleep(0.1)
+        self.repository.set_call_status(self.id, event_id, "cancelled", finished_at=time.time(),
+                                        error=f"The call {event_id} of {record.endpoint} was cancelled.")
+        return True
+
+    async def _post_cancel(self, endpoint: Endpoint, event_id: str) -> None:
+        if endpoint.fn_index is None:
+            raise CallError(f"Calls of {endpoint.name} can't be cancelled: the app does not speak the "
+                            "queue protocol.", event_id=event_id)
+        body = {"session_hash": self.record.session_hash, "fn_index": endpoint.fn_index, "event_id": event_id}
+        r = await self._channel().transport.request("POST", f"{self.record.api_url}/cancel", json=body)
+        if r.status >= 400:
+            raise CallError(f"The app refused to cancel {event_id} (HTTP {r.status}): {r.text[:200]}",
+                            event_id=event_id)
 
     async def upload(self, *paths: str | os.PathLike[str] | FileData | dict[str, Any],
                      progress: files.Progress | None = None) -> list[FileData]:
@@ -480,7 +608,7 @@ class AsyncSession:
             warnings.warn(f"Session {self.name!r} holds {count} calls (max_calls {max_calls}).",
                           stacklevel=3)
         elif policy == "remove":
-            if self.repository.forget_oldest(self.id, over, terminal=TERMINAL_STATUSES) < over:
+            if len(self.repository.forget_calls(self.id, statuses=TERMINAL_STATUSES, limit=over)) < over:
                 raise MaxCallsReached(
                     f"Session {self.name!r} is at max_calls ({max_calls}) and its calls are "
                     "still running: none can be forgotten yet."

@@ -72,9 +72,10 @@ class Call:
     def done(self) -> bool:
         return self._inner.done
 
-    def events(self) -> Iterator[Event]:
-        """Every event of the call, from the first, live until it ends."""
-        stream = self._inner.events()
+    def events(self, *, timeout: float | None = None) -> Iterator[Event]:
+        """Every event of the call, from the first, live until it ends (cancelled on the server
+        as `timed_out` after `timeout` seconds)."""
+        stream = self._inner.events(timeout=timeout)
         try:
             while True:
                 try:
@@ -84,10 +85,14 @@ class Call:
         finally:
             _run(stream.aclose)
 
-    def result(self, *, download_path: str | Path | None = None) -> Any:
+    def result(self, *, timeout: float | None = None, download_path: str | Path | None = None) -> Any:
         """Wait for the end; the final output list (files downloaded into `download_path`, default
-        the session's), or raise the app's error."""
-        return _run(self._inner.result, download_path=download_path)
+        the session's), or raise the app's error (CallTimeout after `timeout` seconds)."""
+        return _run(self._inner.result, timeout=timeout, download_path=download_path)
+
+    def cancel(self) -> bool:
+        """Stop the call on the server; it ends as `cancelled`. False if it had ended already."""
+        return _run(self._inner.cancel)
 
 
 class Session:
@@ -127,9 +132,19 @@ class Session:
         """Call an endpoint and wait for its result (the output list)."""
         return _run(self._inner.call, endpoint, *args, **kwargs)
 
-    def calls(self) -> list[CallRecord]:
-        """The session's recorded calls, oldest first."""
-        return self._inner.calls()
+    def calls(self, status: str | None = None) -> list[CallRecord]:
+        """The session's recorded calls, oldest first (only those of `status` if given)."""
+        return self._inner.calls(status)
+
+    def cancel(self, event_id: str) -> bool:
+        """Cancel a call of this session by event id, from any process; False if it had ended."""
+        return _run(self._inner.cancel, event_id)
+
+    def forget(self, event_id: str | None = None, *, completed: bool = False, all: bool = False,
+               force: bool = False, dry_run: bool = False) -> list[str]:
+        """Forget recorded calls: one by event id, the finished ones (`completed`) or `all`;
+        calls still running only with `force`. Returns the event ids gone (or, dry_run, to go)."""
+        return self._inner.forget(event_id, completed=completed, all=all, force=force, dry_run=dry_run)
 
     def upload(self, *paths: str | os.PathLike[str] | FileData | dict[str, Any],
                progress: Progress | None = None) -> list[FileData]:

@@ -20,6 +20,7 @@ from .errors import ConnectError, FileTransferError, StreamError
 
 # Gradio sends a heartbeat every ~15 s: four missed ones mean the stream is dead.
 STREAM_READ_TIMEOUT = 60.0
+RETRY_STATUSES = frozenset({429, 503})  # busy or queue full: worth another try before acceptance
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -81,17 +82,20 @@ class Transport:
     async def request(self, method: str, url: str, *, retries: int = 0, **kwargs: Any) -> Response:
         """Send one request and read the whole body.
 
-        With retries, a refused connect or a kept-alive connection the server closed under us
-        is tried again with capped, jittered backoff: only for requests safe to repeat."""
+        With retries, a refused connect, a kept-alive connection the server closed under us, or
+        a busy answer (HTTP 429, 503) is tried again with capped, jittered backoff: only for
+        requests safe to repeat (a call not yet given an event id)."""
         for attempt in range(retries + 1):
             try:
                 with _mapped(url):
                     r = await self._client.request(method, url, **kwargs)
-                    return Response(r.status_code, r.text, str(r.url))
+                response = Response(r.status_code, r.text, str(r.url))
+                if response.status not in RETRY_STATUSES or attempt >= retries:
+                    return response
             except ConnectError:
                 if attempt >= retries:
                     raise
-                await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
+            await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
         raise AssertionError("unreachable")
 
     @staticmethod

@@ -151,10 +151,12 @@ def call(
     session: SessionOpt = None,
     download_path: Annotated[Optional[str], typer.Option(
         help="Download result files here (default: the session's folder).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(
+        help="Cancel the call on the server after this many seconds (status timed_out).")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Call an endpoint (file values: a path, URL or FileData JSON); events print as they
-    arrive, the result last."""
+    arrive, the result last. Ctrl+C cancels the call on the server (exit status 130)."""
     import asyncio
 
     from ..schema import split_cli_values
@@ -171,8 +173,14 @@ def call(
             for w in caught:
                 out.warning(str(w.message))
             out.message(f"[dim]event id {c.event_id}[/]")
-            async for event in c.events():
-                out.event(event)
+            try:
+                with out.live_call() as show:
+                    async for event in c.events(timeout=timeout):
+                        show(event)
+            except asyncio.CancelledError:  # Ctrl+C: asyncio.run cancels us, then raises KeyboardInterrupt
+                if await c.cancel():
+                    out.err.print(f"Cancelled the call {c.event_id} on the server.")
+                raise
             return await c.result(download_path=download_path)
 
     from ..files import find_files
@@ -208,9 +216,60 @@ def uploads(session: SessionOpt = None, json_: JsonOpt = False) -> None:
 
 
 @app.command()
-def calls(session: SessionOpt = None, json_: JsonOpt = False) -> None:
-    """List the calls recorded in a session."""
-    Output(json_).calls(_session(session).calls())
+def calls(
+    status: Annotated[Optional[str], typer.Option(help="Only calls of this status (running, complete, cancelled...).")] = None,
+    session: SessionOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """List the calls recorded in a session, with duration and queue wait."""
+    Output(json_).calls(_session(session).calls(status))
+
+
+@app.command()
+def cancel(
+    event_id: Annotated[str, typer.Argument(help="Event id of the call (see `gradio-session calls`).")],
+    session: SessionOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Cancel a running call on the server, from any process; an ended call is left as it is."""
+    import asyncio
+
+    out = Output(json_)
+    s = _session(session)
+
+    async def run() -> bool:
+        async with s:
+            return await s.cancel(event_id)
+
+    cancelled = asyncio.run(run())
+    status = s.get_call_record(event_id).status
+    if json_:
+        out.data({"event_id": event_id, "cancelled": cancelled, "status": status})
+    elif cancelled:
+        out.message(f"Cancelled the call {event_id} (status {status}).")
+    else:
+        out.message(f"The call {event_id} has already ended ({status}): nothing to cancel.")
+
+
+@app.command()
+def forget(
+    event_id: Annotated[Optional[str], typer.Argument(help="Event id of one call to forget.")] = None,
+    completed: Annotated[bool, typer.Option("--completed", help="Forget every finished call.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Forget all calls (running ones only with --force).")] = False,
+    force: Annotated[bool, typer.Option(help="Forget calls still running too.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Only list what would be forgotten.")] = False,
+    session: SessionOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Forget recorded calls: one by event id, --completed or --all (finished ones unless --force)."""
+    out = Output(json_)
+    gone = _session(session).forget(event_id, completed=completed, all=all_, force=force, dry_run=dry_run)
+    if json_:
+        out.data({"dry_run": dry_run, "event_ids": gone})
+        return
+    for event_id in gone:
+        out.out.print(event_id, markup=False)
+    out.message(f"{'Would forget' if dry_run else 'Forgot'} {len(gone)} call(s).")
 
 
 def main() -> NoReturn:

@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import DownloadColumn, Progress, TaskID, TransferSpeedColumn
+from rich.progress import (
+    BarColumn, DownloadColumn, Progress, SpinnerColumn, TaskID, TaskProgressColumn, TextColumn,
+    TimeElapsedColumn, TransferSpeedColumn,
+)
 from rich.table import Table
 
 from ..models import Endpoint, Event, SessionRecord, UploadRecord
@@ -98,6 +101,35 @@ class Output:
         self.err.print(f"[dim]{event.num:>3} {clock}[/] {event.name:<10} [dim]{_jsonable(event.data)}[/]",
                        markup=True, highlight=False)
 
+    @contextmanager
+    def live_call(self) -> Iterator[Callable[[Event], None]]:
+        """A callback for a running call's events: JSON lines, or event lines, logs and a live
+        spinner (queue position) / progress bar on stderr."""
+        if self.json:
+            yield self.event
+            return
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                      TimeElapsedColumn(), console=self.err, transient=True) as bar:
+            task = bar.add_task("Waiting", total=None)
+
+            def show(event: Event) -> None:
+                data = event.data if isinstance(event.data, dict) else {}
+                if event.name == "queued":
+                    bar.update(task, description=_queue_text(data))
+                elif event.name == "started":
+                    bar.update(task, description="Running")
+                elif event.name == "progress" and event.data:
+                    unit = event.data[0]
+                    total, done = (unit.get("length"), unit.get("index")) if unit.get("length") else (1.0, unit.get("progress"))
+                    bar.update(task, total=total, completed=done or 0, description=unit.get("desc") or "Running")
+                elif event.name == "log":
+                    color = {"warning": "yellow", "error": "red", "success": "green"}.get(str(data.get("level")), "cyan")
+                    self.err.print(f"[{color}]{data.get('level') or 'info'}:[/] {data.get('message')}")
+                if event.name not in ("progress", "log", "heartbeat"):
+                    self.event(event)
+
+            yield show
+
     def result(self, values: Any, *, downloaded: bool = False) -> None:
         """The final outputs on stdout, one per line: text as is, anything else as JSON. In json
         mode the `complete` event said it all, unless files were downloaded: then one more line."""
@@ -156,13 +188,22 @@ class Output:
             return
         table = Table(box=None, pad_edge=False)
         table.add_column("event id", no_wrap=True, min_width=32)
-        for col in ("endpoint", "status", "started", "duration"):
+        for col in ("endpoint", "status", "started", "duration", "queue wait"):
             table.add_column(col, overflow="fold")
         for c in calls:
             started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.started_at))
-            duration = f"{c.finished_at - c.started_at:.3f}s" if c.finished_at else ""
-            table.add_row(c.event_id, c.endpoint, c.status, started, duration)
-        self.out.print(table)
+            duration = f"{c.duration:.3f}s" if c.duration is not None else ""
+            wait = f"{c.queue_wait:.3f}s" if c.queue_wait is not None else ""
+            table.add_row(c.event_id, c.endpoint, c.status, started, duration, wait)
+        wide = self.out if self.out.is_terminal else Console(highlight=False, width=160)  # piped: don't squeeze
+        wide.print(table)
+
+
+def _queue_text(data: dict[str, Any]) -> str:
+    """`Queued: position 2 of 3, ETA 4s` from a `queued` event's data."""
+    rank, size, eta = data.get("rank"), data.get("queue_size"), data.get("eta")
+    text = "Queued" + (f": position {rank + 1} of {size}" if isinstance(rank, int) else "")
+    return text + (f", ETA {eta:.0f}s" if isinstance(eta, (int, float)) else "")
 
 
 def _endpoint_dict(ep: Endpoint) -> dict[str, Any]:
