@@ -162,6 +162,23 @@ def percentile(values: list[float], q: float) -> float:
 # --- the clients --------------------------------------------------------------------------------
 
 
+def sequential_calls(echo: Callable[[str], Any], n: int, prefix: str) -> SeqResult:
+    """n blocking echo calls one after the other, each timed and checked against its input."""
+    res = SeqResult()
+    for i in range(n):
+        text = f"{prefix}{i}"
+        t0 = time.perf_counter()
+        try:
+            out = echo(text)
+        except Exception as exc:
+            res.failures += 1
+            note_error(res.errors, describe(exc))
+            out = text
+        res.latencies_ms.append((time.perf_counter() - t0) * 1000)
+        check(out, text, res)
+    return res
+
+
 class Bench(Protocol):
     label: str
 
@@ -189,19 +206,7 @@ class GsSync:
         return out[0] if isinstance(out, list) and len(out) == 1 else out
 
     def seq(self, n: int, prefix: str) -> SeqResult:
-        res = SeqResult()
-        for i in range(n):
-            text = f"{prefix}{i}"
-            t0 = time.perf_counter()
-            try:
-                out = self._echo(text)
-            except Exception as exc:
-                res.failures += 1
-                note_error(res.errors, describe(exc))
-                out = text
-            res.latencies_ms.append((time.perf_counter() - t0) * 1000)
-            check(out, text, res)
-        return res
+        return sequential_calls(self._echo, n, prefix)
 
     def conc(self, m: int, timeout_s: float) -> ConcResult:
         pool = cf.ThreadPoolExecutor(max_workers=SYNC_THREADS)
@@ -340,19 +345,7 @@ class GradioClientBench:
         self.c = GradioClient(app.url, verbose=False)
 
     def seq(self, n: int, prefix: str) -> SeqResult:
-        res = SeqResult()
-        for i in range(n):
-            text = f"{prefix}{i}"
-            t0 = time.perf_counter()
-            try:
-                out = self.c.predict(text, 1, api_name="/echo")
-            except Exception as exc:
-                res.failures += 1
-                note_error(res.errors, describe(exc))
-                out = text
-            res.latencies_ms.append((time.perf_counter() - t0) * 1000)
-            check(out, text, res)
-        return res
+        return sequential_calls(lambda text: self.c.predict(text, 1, api_name="/echo"), n, prefix)
 
     def conc(self, m: int, timeout_s: float) -> ConcResult:
         ended: dict[int, float] = {}
