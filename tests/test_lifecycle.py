@@ -215,3 +215,62 @@ def test_cancel_with_no_process_holding_the_call(demo_app: AppServer) -> None:
     r = cli("cancel", "e1", "--session", "orphan")
     assert r.returncode == 0 and "Cancelled the call e1" in r.stderr, r.stderr
     assert [c.status for c in s.calls()] == ["cancelled"]
+
+
+# --- following a call from another process ---------------------------------------------------
+
+
+def test_result_follows_a_call_running_in_another_process(demo_app: AppServer) -> None:
+    gs.new_session(demo_app.url, name="follow")
+    caller = subprocess.Popen([sys.executable, "-m", "gradio_session", "call", "stream", "60", "--json",
+                               "--session", "follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not gs.get_session("follow").calls() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (record,) = gs.get_session("follow").calls()
+    assert record.status not in ("complete",)  # still running: the follower must wait for live events
+    r = cli("result", record.event_id, "--follow", "--json", "--session", "follow")
+    out, err = caller.communicate(timeout=60)
+    assert caller.returncode == 0, err
+    assert r.returncode == 0, r.stderr
+    followed, original = json_lines(r.stdout), json_lines(out)
+    assert [e["num"] for e in followed] == list(range(1, len(followed) + 1))  # none lost, none repeated
+    assert [(e["num"], e["event"], e["data"]) for e in followed] == [
+        (e["num"], e["event"], e["data"]) for e in original]
+    assert followed[-1]["event"] == "complete"
+    assert followed[-1]["data"] == ["".join(f"{i} " for i in range(60))]
+
+
+def test_get_call_of_finished_calls(demo_app: AppServer) -> None:
+    s = gs.new_session(demo_app.url, name="found")
+    ok_id = s.invoke("echo", "again").event_id
+    s.get_call(ok_id).result()
+    bad = s.invoke("fail", "x")
+    with pytest.raises(gs.AppError):
+        bad.result()
+    other = gs.get_session("found")  # a new handle: the calls come from the repository
+    assert other.get_call(ok_id).result() == ["again"]
+    assert [e.name for e in other.get_call(ok_id).history()][-1] == "complete"
+    with pytest.raises(gs.AppError, match="cannot process 'x'"):
+        other.get_call(bad.event_id).result()
+    with pytest.raises(gs.CallNotFound, match="in session 'found'"):
+        other.get_call("nope")
+    r = cli("result", bad.event_id, "--session", "found")
+    assert r.returncode == 1 and "cannot process 'x'" in r.stderr
+    r = cli("result", ok_id, "--session", "found")
+    assert r.returncode == 0 and r.stdout == "again\n"
+
+
+def test_following_a_call_whose_holder_died(demo_app: AppServer) -> None:
+    gs.new_session(demo_app.url, name="orphan")
+    caller = subprocess.Popen([sys.executable, "-m", "gradio_session", "call", "slow", "30",
+                               "--session", "orphan"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not gs.get_session("orphan").calls() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    caller.kill()
+    caller.wait()
+    (record,) = gs.get_session("orphan").calls()
+    r = cli("result", record.event_id, "--session", "orphan")
+    assert r.returncode == 1 and "interrupted" in r.stderr and "Traceback" not in r.stderr
+    assert gs.get_session("orphan").calls()[0].status == "interrupted"

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 CallStatus = Literal["pending", "queued", "running", "complete", "error", "failed", "cancelled",
-                     "timed_out"]
+                     "timed_out", "interrupted"]
 MaxCallsPolicy = Literal["error", "warning", "remove"]
-TERMINAL_STATUSES = frozenset({"complete", "error", "failed", "cancelled", "timed_out"})
+TERMINAL_STATUSES = frozenset({"complete", "error", "failed", "cancelled", "timed_out", "interrupted"})
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ JOINS_IN_FLIGHT = 32
 # A call not yet accepted (no event id) may be sent again; one with an event id never is.
 JOIN_RETRIES = 3
 CANCEL_WAIT = 5.0  # seconds the server gets to end a cancelled call's stream
+FOLLOW_POLL = 0.05  # seconds between repository reads when following another process's call
 
 # --- calls ------------------------------------------------------------------------------------
 
@@ -71,6 +72,7 @@ class AsyncCall:
         self._failure: GradioSessionError | None = None
         self._ending: str | None = None  # "cancelled" or "timed_out" once a cancel was sent
         self._local: dict[str, Any] = {}  # the result with its files downloaded, by folder
+        self._following = False  # True: another process holds the stream; read the repository
 
     def __repr__(self) -> str:
         return f"<Call {self.endpoint} {self.event_id} {self.status}>"
@@ -78,6 +80,10 @@ class AsyncCall:
     @property
     def done(self) -> bool:
         return self._done
+
+    def history(self) -> list[Event]:
+        """The events received (or, following, read) so far, without waiting."""
+        return list(self._events)
 
     async def events(self, *, timeout: float | None = None) -> AsyncIterator[Event]:
         """Every event of the call, from the first, live until it ends. After `timeout` seconds
@@ -93,7 +99,7 @@ class AsyncCall:
                 return
             self._changed.clear()
             try:
-                await asyncio.wait_for(self._changed.wait(), None if deadline is None else deadline - loop.time())
+                await asyncio.wait_for(self._next(), None if deadline is None else deadline - loop.time())
             except asyncio.TimeoutError:
                 try:
                     await self._stop("timed_out")
@@ -143,7 +149,45 @@ class AsyncCall:
     async def _wait_end(self) -> None:
         while not self._done:
             self._changed.clear()
+            await self._next()
+
+    async def _next(self) -> None:
+        """Wait for news: from the stream reader, or (following) from the repository."""
+        if not self._following:
             await self._changed.wait()
+            return
+        repo, checked = self.session.repository, 0.0
+        while True:
+            new = repo.events(self.session.id, self.event_id)[len(self._events):]
+            record = repo.get_call(self.session.id, self.event_id)
+            self._events.extend(new)
+            if record is None or record.status in TERMINAL_STATUSES:
+                self._end_from_record(record)
+                return
+            if new:
+                return
+            if time.monotonic() - checked > 0.5:
+                checked = time.monotonic()
+                if _lock_free(FileLock(self.session._lock_path(), thread_local=False)):
+                    self._fail(StreamError(
+                        f"The call {self.event_id} was interrupted: the process that held its "
+                        "stream is gone, and its events with it."), "interrupted")
+                    return
+            await asyncio.sleep(FOLLOW_POLL)
+
+    def _end_from_record(self, record: CallRecord | None) -> None:
+        """A followed call ended in another process: take its outcome from the repository."""
+        self._done = True
+        self.status = record.status if record else "forgotten"
+        last = self._events[-1] if self._events else None
+        reason = (record.error if record else None) or f"The call {self.event_id} was forgotten."
+        if self.status == "error":
+            message = protocol.error_message(last.data) if last and last.name == "error" else reason
+            self._failure = AppError(message, endpoint=self.endpoint, event_id=self.event_id)
+        elif self.status in ("cancelled", "timed_out"):
+            self._failure = self._stop_error(self.status)
+        elif self.status != "complete":
+            self._failure = StreamError(reason, event_id=self.event_id)
 
     def _stop_error(self, status: str) -> CallError:
         if status == "timed_out":
@@ -453,7 +497,7 @@ class AsyncSession:
         channel = channels.get(self.id)
         if channel is None:
             token = tokens.load(self.repository.home, self.id) if self.record.has_token else None
-            channel = Channel(self.record, token, self.repository.home / "locks" / f"{self.id}.lock")
+            channel = Channel(self.record, token, self._lock_path())
             channels[self.id] = channel
         return channel
 
@@ -475,6 +519,31 @@ class AsyncSession:
     def calls(self, status: str | None = None) -> list[CallRecord]:
         """The session's recorded calls, oldest first (only those of `status` if given)."""
         return self.repository.list_calls(self.id, status)
+
+    async def get_call(self, event_id: str) -> AsyncCall:
+        """A call of this session by event id, from any process: its recorded events, then the
+        live ones (read from the repository as the process holding the stream records them)."""
+        live = self._channel()._calls.get(event_id)
+        if live is not None:
+            return live
+        record = self.get_call_record(event_id)
+        try:
+            endpoint = self.endpoint(record.endpoint)
+        except GradioSessionError:
+            endpoint = Endpoint(name=record.endpoint)
+        call = AsyncCall(self, endpoint, event_id, record.inputs, record.started_at)
+        call._following = True
+        call.status = record.status
+        call._events = self.repository.events(self.id, event_id)
+        if record.status in TERMINAL_STATUSES:
+            call._end_from_record(record)
+        return call
+
+    def _lock_path(self) -> Path:
+        """The file whose lock says which process reads this session's stream."""
+        folder = self.repository.home / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{self.id}.lock"
 
     def get_call_record(self, event_id: str) -> CallRecord:
         """The recorded call of that event id, or CallNotFound naming this session."""
@@ -508,9 +577,7 @@ class AsyncSession:
             return False
         await self._post_cancel(self.endpoint(record.endpoint), event_id)
         # The process reading the session's stream records the end; if none does, record it here.
-        path = self.repository.home / "locks" / f"{self.id}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(path, thread_local=False)
+        lock = FileLock(self._lock_path(), thread_local=False)
         deadline = time.monotonic() + CANCEL_WAIT
         while not _lock_free(lock):
             if time.monotonic() > deadline:

@@ -72,6 +72,10 @@ class Call:
     def done(self) -> bool:
         return self._inner.done
 
+    def history(self) -> list[Event]:
+        """The events received (or, following, read) so far, without waiting."""
+        return self._inner.history()
+
     def events(self, *, timeout: float | None = None) -> Iterator[Event]:
         """Every event of the call, from the first, live until it ends (cancelled on the server
         as `timed_out` after `timeout` seconds)."""
@@ -135,6 +139,10 @@ class Session:
     def calls(self, status: str | None = None) -> list[CallRecord]:
         """The session's recorded calls, oldest first (only those of `status` if given)."""
         return self._inner.calls(status)
+
+    def get_call(self, event_id: str) -> Call:
+        """A call of this session by event id, from any process; its events and result."""
+        return Call(_run(self._inner.get_call, event_id))
 
     def cancel(self, event_id: str) -> bool:
         """Cancel a call of this session by event id, from any process; False if it had ended."""

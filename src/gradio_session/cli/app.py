@@ -226,6 +226,37 @@ def calls(
 
 
 @app.command()
+def result(
+    event_id: Annotated[str, typer.Argument(help="Event id of the call (see `gradio-session calls`).")],
+    follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Follow a running call to its end (the default).")] = True,
+    session: SessionOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Print a call's recorded events and, while it runs in another process, the live ones
+    until the end; then its result (exit 1 if it did not complete)."""
+    import asyncio
+
+    out = Output(json_)
+    s = _session(session)
+
+    async def run() -> Any:
+        async with s:
+            c = await s.get_call(event_id)
+            if not follow and not c.done:
+                for event in c.history():
+                    out.event(event)
+                out.message(f"The call {event_id} is still {c.status}.")
+                return None
+            async for event in c.events():
+                out.event(event)
+            return await c.result()
+
+    values = asyncio.run(run())
+    if values is not None:
+        out.result(values)
+
+
+@app.command()
 def cancel(
     event_id: Annotated[str, typer.Argument(help="Event id of the call (see `gradio-session calls`).")],
     session: SessionOpt = None,
