@@ -49,6 +49,12 @@ class AppServer:
         self.stop()
         raise RuntimeError(f"{script.name} did not start in time")
 
+    def __enter__(self) -> AppServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -59,21 +65,15 @@ class AppServer:
 
 @pytest.fixture(scope="session")
 def demo_app() -> Iterator[AppServer]:
-    server = AppServer(DEMO_APP)
-    try:
+    with AppServer(DEMO_APP) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def fresh_app() -> Iterator[AppServer]:
     """A demo app of this test's own, for tests that kill it."""
-    server = AppServer(DEMO_APP)
-    try:
+    with AppServer(DEMO_APP) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(autouse=True)

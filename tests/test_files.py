@@ -20,21 +20,15 @@ FILES_APP = APPS / "files_app.py"
 
 @pytest.fixture(scope="module")
 def files_app() -> Iterator[AppServer]:
-    server = AppServer(FILES_APP)
-    try:
+    with AppServer(FILES_APP) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def small_app() -> Iterator[AppServer]:
     """The files app with max_file_size 1 KB: bigger uploads get HTTP 413."""
-    server = AppServer(FILES_APP, "1kb")
-    try:
+    with AppServer(FILES_APP, "1kb") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

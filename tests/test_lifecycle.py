@@ -19,11 +19,8 @@ from standin import standin
 
 @pytest.fixture(scope="module")
 def queue_app() -> Iterator[AppServer]:
-    server = AppServer(APPS / "queue_app.py")
-    try:
+    with AppServer(APPS / "queue_app.py") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def wait_for(check, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]

@@ -52,3 +52,6 @@ def test_readme_python_examples(index: int, demo_app: AppServer, tmp_path: Path)
                        cwd=ROOT, env=os.environ)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip()
+    # a printed value the README states in a comment (`print(...)  # ['hi hi hi ']`) must appear
+    for promised in re.findall(r"^print\(.*#\s*(\[.*\])\s*$", code, flags=re.M):
+        assert promised in r.stdout, promised

@@ -382,11 +382,13 @@ class Repository:
                                          (session_id,)).fetchone()[0])
         )
 
-    def events(self, session_id: str, event_id: str) -> list[Event]:
+    def events(self, session_id: str, event_id: str, *, after: int = 0) -> list[Event]:
+        """A call's recorded events numbered above `after`, in order."""
+
         def op() -> list[Event]:
             rows = self._db.execute(
                 "SELECT num, ts, name, data_json FROM events WHERE session_id = ? AND event_id = ?"
-                " ORDER BY num", (session_id, event_id),
+                " AND num > ? ORDER BY num", (session_id, event_id, after),
             ).fetchall()
             return [Event(r[0], r[1], r[2], json.loads(r[3]) if r[3] is not None else None) for r in rows]
 

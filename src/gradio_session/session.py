@@ -158,7 +158,7 @@ class AsyncCall:
             return
         repo, checked = self.session.repository, 0.0
         while True:
-            new = repo.events(self.session.id, self.event_id)[len(self._events):]
+            new = repo.events(self.session.id, self.event_id, after=len(self._events))
             record = repo.get_call(self.session.id, self.event_id)
             self._events.extend(new)
             if record is None or record.status in TERMINAL_STATUSES:

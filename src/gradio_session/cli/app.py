@@ -42,6 +42,11 @@ def _session(name: str | None) -> AsyncSession:
     return get_session(name or ".")
 
 
+def _print_session(s: AsyncSession, json_: bool) -> None:
+    """A session with its counts of calls and uploads, as `show` and `set` print it."""
+    Output(json_).session(s.record, s.repository.count_calls(s.id), s.repository.count_uploads(s.id))
+
+
 @app.command()
 def new(
     app_url: Annotated[str, typer.Argument(metavar="APP", help="URL of the Gradio app.")],
@@ -85,7 +90,7 @@ def show(
 ) -> None:
     """Show one session."""
     s = _session(name)
-    Output(json_).session(s.record, s.repository.count_calls(s.id), s.repository.count_uploads(s.id))
+    _print_session(s, json_)
 
 
 @app.command()
@@ -129,7 +134,7 @@ def set_(
     if download_path is not None:
         options["download_path"] = download_path or None
     s = set_options(name, **options)
-    Output(json_).session(s.record, s.repository.count_calls(s.id), s.repository.count_uploads(s.id))
+    _print_session(s, json_)
 
 
 @app.command()
