@@ -40,11 +40,14 @@ def start_app(port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("The demo app did not start in time.")
 
 
-def shell(*args: str, check: bool = True) -> None:
+def shell(*args: str, check: bool = True) -> str:
+    """Run and show a gradio-session command; its standard output, also returned."""
     print(f"\n$ gradio-session {shlex.join(args)}", flush=True)
-    code = subprocess.call([sys.executable, "-m", "gradio_session", *args])
-    if check and code != 0:
-        raise SystemExit(f"gradio-session {args[0]} failed (exit {code}).")
+    r = subprocess.run([sys.executable, "-m", "gradio_session", *args], stdout=subprocess.PIPE, text=True)
+    print(r.stdout, end="", flush=True)
+    if check and r.returncode != 0:
+        raise SystemExit(f"gradio-session {args[0]} failed (exit {r.returncode}).")
+    return r.stdout
 
 
 def python_part(url: str) -> None:
@@ -79,6 +82,7 @@ def python_part(url: str) -> None:
 def main() -> None:
     home = tempfile.mkdtemp(prefix="gradio-session-demo-")
     os.environ["GRADIO_SESSION_HOME"] = home
+    os.environ["GRADIO_SESSION_HOLDER_IDLE"] = "2"  # the background holder leaves soon after
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     print(f"Starting the demo Gradio app on {url} (repository: a temporary folder)...", flush=True)
@@ -96,6 +100,10 @@ def main() -> None:
         shell("call", "ecko", "x", check=False)
         shell("call", "reverse_file", str(HERE / "demo_app.py"), "--download-path", str(Path(home) / "downloads"))
         shell("uploads")
+        shell("call", "steps", "5")
+        event_id = shell("call", "slow", "2", "--detach").strip()
+        shell("call", "echo", "not held up by the detached call")
+        shell("result", event_id)
         python_part(url)
         shell("calls")
         shell("show")

@@ -78,10 +78,12 @@ def fresh_app() -> Iterator[AppServer]:
 
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own repository folder; tokens go to the file store."""
+    """Every test gets its own repository folder; tokens go to the file store; background
+    holders (see holder.py) leave a second after their last call."""
     path = tmp_path / "gs-home"
     monkeypatch.setenv("GRADIO_SESSION_HOME", str(path))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.setenv("GRADIO_SESSION_HOLDER_IDLE", "1")  # background holders leave soon after
     return path
 
 

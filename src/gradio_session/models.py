@@ -6,8 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-CallStatus = Literal["pending", "queued", "running", "complete", "error", "failed", "cancelled",
-                     "timed_out", "interrupted"]
+CallStatus = Literal["queued", "running", "heartbeat_expired", "complete", "error", "failed",
+                     "cancelled", "timed_out", "interrupted"]
 MaxCallsPolicy = Literal["error", "warning", "remove"]
 TERMINAL_STATUSES = frozenset({"complete", "error", "failed", "cancelled", "timed_out", "interrupted"})
 
@@ -184,6 +184,7 @@ class CallRecord:
     finished_at: float | None = None
     error: str | None = None
     queue_wait: float | None = None  # seconds from the start to the `started` event
+    reader: str | None = None  # the process reading its stream; None: left to the session's holder
 
     @property
     def duration(self) -> float | None:
@@ -191,4 +192,6 @@ class CallRecord:
         return None if self.finished_at is None else self.finished_at - self.started_at
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "duration": self.duration}
+        data = dataclasses.asdict(self)
+        del data["reader"]
+        return {**data, "duration": self.duration}

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import RepositoryError, SessionExists, SessionNotFound
-from .models import AppInfo, CallRecord, Event, SessionRecord, UploadRecord
+from .models import TERMINAL_STATUSES, AppInfo, CallRecord, Event, SessionRecord, UploadRecord
 
 T = TypeVar("T")
-SCHEMA_VERSION = 2  # 2: uploads
+SCHEMA_VERSION = 3  # 2: uploads; 3: calls.reader
 _UNSET: Any = object()
+_TERMINAL_MARKS = ",".join("?" * len(TERMINAL_STATUSES))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS calls (
     started_at REAL NOT NULL,
     finished_at REAL,
     error TEXT,
+    reader TEXT,
     PRIMARY KEY (session_id, event_id)
 );
 CREATE INDEX IF NOT EXISTS calls_by_start ON calls (session_id, started_at);
@@ -121,6 +123,8 @@ class Repository:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
+                if "reader" not in {r[1] for r in db.execute("PRAGMA table_info(calls)")}:
+                    db.execute("ALTER TABLE calls ADD COLUMN reader TEXT")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _retry(self, fn: Callable[[], T]) -> T:
@@ -296,10 +300,10 @@ class Repository:
         def op() -> None:
             with self._write() as db:
                 db.execute(
-                    "INSERT INTO calls (session_id, event_id, endpoint, inputs_json, status, started_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO calls (session_id, event_id, endpoint, inputs_json, status, started_at,"
+                    " reader) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (call.session_id, call.event_id, call.endpoint, _dumps(call.inputs), call.status,
-                     call.started_at),
+                     call.started_at, call.reader),
                 )
 
         self._retry(op)
@@ -327,16 +331,37 @@ class Repository:
         self._retry(op)
 
     def set_call_status(self, session_id: str, event_id: str, status: str, *, error: str | None = None,
-                        finished_at: float | None = None) -> None:
+                        finished_at: float | None = None, if_running: bool = False) -> None:
+        """Set a call's status; with if_running, only if it has not ended meanwhile."""
+
         def op() -> None:
             with self._write() as db:
                 db.execute(
                     "UPDATE calls SET status = ?, error = COALESCE(?, error),"
-                    " finished_at = COALESCE(?, finished_at) WHERE session_id = ? AND event_id = ?",
-                    (status, error, finished_at, session_id, event_id),
+                    " finished_at = COALESCE(?, finished_at) WHERE session_id = ? AND event_id = ?"
+                    + (f" AND status NOT IN ({_TERMINAL_MARKS})" if if_running else ""),
+                    (status, error, finished_at, session_id, event_id,
+                     *(sorted(TERMINAL_STATUSES) if if_running else ())),
                 )
 
         self._retry(op)
+
+    def claim_call(self, session_id: str, event_id: str | None, reader: str) -> list[CallRecord]:
+        """Become the reader of running calls joined for the session's holder (reader unset):
+        the one of `event_id`, or all of them. Returns the calls claimed."""
+        where = (f"session_id = ? AND reader IS NULL AND status NOT IN ({_TERMINAL_MARKS})"
+                 " AND (? IS NULL OR event_id = ?)")
+        args = (session_id, *sorted(TERMINAL_STATUSES), event_id, event_id)
+
+        def op() -> list[str]:
+            if self._db.execute(f"SELECT 1 FROM calls WHERE {where} LIMIT 1", args).fetchone() is None:
+                return []  # the usual answer, without taking the write lock
+            with self._write() as db:
+                ids = [str(r[0]) for r in db.execute(f"SELECT event_id FROM calls WHERE {where}", args)]
+                db.execute(f"UPDATE calls SET reader = ? WHERE {where}", (reader, *args))
+                return ids
+
+        return [c for i in self._retry(op) for c in self.list_calls(session_id, event_id=i)]
 
     def list_calls(self, session_id: str, status: str | None = None,
                    event_id: str | None = None) -> list[CallRecord]:
@@ -354,7 +379,7 @@ class Repository:
                 CallRecord(event_id=r["event_id"], session_id=r["session_id"], endpoint=r["endpoint"],
                            inputs=json.loads(r["inputs_json"]), status=r["status"],
                            started_at=r["started_at"], finished_at=r["finished_at"], error=r["error"],
-                           queue_wait=r["queue_wait"])
+                           queue_wait=r["queue_wait"], reader=r["reader"])
                 for r in rows
             ]
 

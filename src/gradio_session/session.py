@@ -21,7 +21,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from . import files, protocol, tokens
+from . import files, holder, protocol, tokens
 from .errors import (
     AppError, CallCancelled, CallError, CallNotFound, CallTimeout, ConnectError, GradioSessionError,
     MaxCallsReached, NotAGradioApp, QueueFull, SessionNotFound, StreamError,
@@ -34,6 +34,12 @@ from .schema import bind, find_endpoint
 from .transport import Transport
 
 _repositories: dict[tuple[int, Path], Repository] = {}
+_reader_ids: dict[int, str] = {}
+
+
+def reader_id() -> str:
+    """This process's name on the calls whose stream it reads (per pid: forks get their own)."""
+    return _reader_ids.setdefault(os.getpid(), f"{os.getpid()}.{uuid.uuid4().hex[:8]}")
 
 
 def open_repository(home: Path | str | None = None) -> Repository:
@@ -49,6 +55,8 @@ JOINS_IN_FLIGHT = 32
 JOIN_RETRIES = 3
 CANCEL_WAIT = 5.0  # seconds the server gets to end a cancelled call's stream
 FOLLOW_POLL = 0.05  # seconds between repository reads when following another process's call
+EARLY_TTL = 30.0  # seconds the holder keeps messages of a call no process has recorded
+HOLDER_STARTS = 3  # holders a follower starts for its call before calling it interrupted
 
 # --- calls ------------------------------------------------------------------------------------
 
@@ -73,6 +81,8 @@ class AsyncCall:
         self._ending: str | None = None  # "cancelled" or "timed_out" once a cancel was sent
         self._local: dict[str, Any] = {}  # the result with its files downloaded, by folder
         self._following = False  # True: another process holds the stream; read the repository
+        self._resume = 0  # where the next events() starts after a heartbeat-limited wait
+        self._holders_started = 0
 
     def __repr__(self) -> str:
         return f"<Call {self.endpoint} {self.event_id} {self.status}>"
@@ -85,16 +95,28 @@ class AsyncCall:
         """The events received (or, following, read) so far, without waiting."""
         return list(self._events)
 
-    async def events(self, *, timeout: float | None = None) -> AsyncIterator[Event]:
-        """Every event of the call, from the first, live until it ends. After `timeout` seconds
-        of waiting the call is cancelled on the server and ends as `timed_out`."""
+    async def events(self, *, timeout: float | None = None, max_heartbeats: int | None = None,
+                     after: int | None = None) -> AsyncIterator[Event]:
+        """The call's events in order, live until it ends: from the first, or those numbered
+        above `after`, or, after a wait stopped by `max_heartbeats`, from where it stopped.
+
+        `max_heartbeats`: stop waiting after that many heartbeats in a row; the call (still
+        running) is marked `heartbeat_expired`. `timeout`: after that many seconds of waiting
+        the call is cancelled on the server and ends as `timed_out`."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        i = 0
+        i = self._resume if after is None else max(after, 0)
+        live_from, beats = len(self._events), 0  # heartbeats count only once we wait
         while True:
             while i < len(self._events):
-                yield self._events[i]
+                event = self._events[i]
                 i += 1
+                yield event
+                beats = beats + 1 if event.name == "heartbeat" and i > live_from else 0
+                if max_heartbeats and beats >= max_heartbeats and not self._done:
+                    self._resume = i
+                    self._expire()
+                    return
             if self._done:
                 return
             self._changed.clear()
@@ -105,6 +127,12 @@ class AsyncCall:
                     await self._stop("timed_out")
                 except GradioSessionError as exc:  # the server could not be told: end it here
                     self._fail(CallTimeout(f"{self._stop_error('timed_out')} ({exc})"), "timed_out")
+
+    def _expire(self) -> None:
+        """A heartbeat-limited wait gave up: say so, unless the call ended meanwhile."""
+        self.status = "heartbeat_expired"
+        self.session.repository.set_call_status(self.session.id, self.event_id, "heartbeat_expired",
+                                                if_running=True)
 
     async def result(self, *, timeout: float | None = None, download_path: str | Path | None = None) -> Any:
         """Wait for the end; the final output list, or raise the app's error (CallTimeout
@@ -144,6 +172,10 @@ class AsyncCall:
         except asyncio.TimeoutError:  # the server did not end the stream: end the call here
             self._fail(self._stop_error(status), status)
             self.session._channel()._reap(self)
+        if self._following and self.status == "cancelled" and status == "timed_out":
+            # the process reading the stream recorded the cancel it saw; it was our timeout
+            self.session.repository.set_call_status(self.session.id, self.event_id, status)
+            self.status, self._failure = status, self._stop_error(status)
         return self.status == status
 
     async def _wait_end(self) -> None:
@@ -158,8 +190,9 @@ class AsyncCall:
             return
         repo, checked = self.session.repository, 0.0
         while True:
-            new = repo.events(self.session.id, self.event_id, after=len(self._events))
+            # the call's status first: its final event is committed with it, so it is read next
             record = repo.get_call(self.session.id, self.event_id)
+            new = repo.events(self.session.id, self.event_id, after=len(self._events))
             self._events.extend(new)
             if record is None or record.status in TERMINAL_STATUSES:
                 self._end_from_record(record)
@@ -168,12 +201,23 @@ class AsyncCall:
                 return
             if time.monotonic() - checked > 0.5:
                 checked = time.monotonic()
-                if _lock_free(FileLock(self.session._lock_path(), thread_local=False)):
-                    self._fail(StreamError(
-                        f"The call {self.event_id} was interrupted: the process that held its "
-                        "stream is gone, and its events with it."), "interrupted")
-                    return
+                if holder.lock_free(FileLock(self.session._lock_path(), thread_local=False)):
+                    if self._orphaned(record):
+                        return
             await asyncio.sleep(FOLLOW_POLL)
+
+    def _orphaned(self, record: CallRecord) -> bool:
+        """Nobody reads the session's stream: a call left to the holder gets one (it left just
+        as the call came); a call whose reader died is interrupted. True when it ended."""
+        home, sid = self.session.repository.home, self.session.id
+        if record.reader is None and self._holders_started < HOLDER_STARTS:
+            self._holders_started += 1
+            holder.spawn(home, sid)
+            return False
+        why = ("no background holder could read it: see " + str(holder.log_path(home, sid))
+               if record.reader is None else "the process that held its stream is gone, and its events with it")
+        self._fail(StreamError(f"The call {self.event_id} was interrupted: {why}."), "interrupted")
+        return True
 
     def _end_from_record(self, record: CallRecord | None) -> None:
         """A followed call ended in another process: take its outcome from the repository."""
@@ -257,64 +301,158 @@ class AsyncCall:
 
 
 class Channel:
-    """A session's connection in one event loop; shared by every AsyncSession of that session."""
+    """A session's connection in one event loop; shared by every AsyncSession of that session.
 
-    def __init__(self, record: SessionRecord, token: str | None, lock_path: Path) -> None:
-        self.record = record
-        self.transport = Transport(record.app_url, token)
+    While this process reads the session's stream it holds the stream lock; a process that
+    finds the lock taken by the session's holder (see `holder.py`) joins its calls anyway and
+    leaves them to the holder, following them through the repository."""
+
+    def __init__(self, session: AsyncSession, token: str | None) -> None:
+        self.record = session.record
+        self.repository = session.repository
+        self._session = session  # the owner of calls this channel takes over from other processes
+        self.transport = Transport(self.record.app_url, token)
         self._calls: dict[str, AsyncCall] = {}
-        self._early: dict[str, list[dict[str, Any]]] = {}
+        self._early: dict[str, list[dict[str, Any]]] = {}  # messages of calls not yet known here
+        self._early_seen: dict[str, float] = {}  # when the first of them came
+        self._adopted: set[str] = set()  # event ids of calls taken over from other processes
         self._reader: asyncio.Task[None] | None = None
         self._active = 0
         self._guard = asyncio.Lock()
         self._serial = asyncio.Lock()
         # httpcore's pool costs O(waiting x connections) per request: keep the queue short.
         self._sending = asyncio.Semaphore(JOINS_IN_FLIGHT)
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        self._flock = FileLock(lock_path, thread_local=False)
+        self._flock = FileLock(session._lock_path(), thread_local=False)
+        self._holder_lock = FileLock(holder.lock_path(self.repository.home, self.record.id), thread_local=False)
+        self.holding = False  # True in the holder: keep the stream lock between calls
 
-    # The file lock is held while this process has calls joining or in flight, or reads.
-    async def _enter(self) -> None:
+    @property
+    def busy(self) -> bool:
+        """Calls joining or in flight, or messages for calls not yet known here."""
+        return bool(self._active or self._early)
+
+    # The stream lock is held while this process has calls joining or in flight, or reads.
+    async def _enter(self, ride: bool = True) -> bool:
+        """Take the stream lock for one more call: True. False: the holder has the stream, so
+        the call is to be left to it (only if `ride`)."""
         async with self._guard:
-            if not self._flock.is_locked:
-                delay = 0.002
-                while True:
-                    try:
-                        self._flock.acquire(blocking=False)
-                        break
-                    except Timeout:
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, 0.05)
+            delay = 0.002
+            while not self._flock.is_locked:
+                try:
+                    self._flock.acquire(blocking=False)
+                except Timeout:
+                    if ride and holder.alive(self.repository.home, self.record.id):
+                        return False
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 0.05)
             self._active += 1
+            return True
 
     def _leave(self) -> None:
         self._active -= 1
         self._maybe_release()
 
     def _maybe_release(self) -> None:
-        if self._active == 0 and self._reader is None and self._flock.is_locked:
+        if self._active == 0 and self._reader is None and self._flock.is_locked and not self.holding:
             self._early.clear()
             self._flock.release()
 
-    async def join(self, session: AsyncSession, endpoint: Endpoint, values: list[Any]) -> AsyncCall:
-        """Queue a call (`/queue/join`) and route its messages to the returned AsyncCall."""
-        await self._enter()
+    async def join(self, session: AsyncSession, endpoint: Endpoint, values: list[Any], *,
+                   detach: bool = False) -> AsyncCall:
+        """Queue a call (`/queue/join`) and route its messages to the returned AsyncCall; with
+        `detach` (or when the holder has the stream) the holder reads it and the call follows
+        it through the repository."""
+        home, sid = self.repository.home, self.record.id
+        if detach:
+            await holder.ensure(home, sid, self.record.name)
+        reading = not detach and await self._enter()
         try:
             body = protocol.join_body(endpoint, values, self.record.session_hash)
             async with self._sending:
                 r = await self.transport.request("POST", f"{self.record.api_url}/queue/join", json=body,
                                                  retries=JOIN_RETRIES)
             event_id = _event_id(r, endpoint.name)
-            call = session._new_call(endpoint, event_id, values)
+            call = session._new_call(endpoint, event_id, values, reader=reader_id() if reading else None)
         except BaseException:
-            self._leave()
+            if reading:
+                self._leave()
             raise
+        if not reading:
+            call._following = True
+            if not holder.alive(home, sid):  # it left just before the call was recorded
+                holder.spawn(home, sid)
+            return call
         self._calls[event_id] = call
         for msg in self._early.pop(event_id, []):
             self._route(msg)
+        self._start_reader()
+        return call
+
+    def _start_reader(self) -> None:
         if self._reader is None and self._calls:
             self._reader = asyncio.get_running_loop().create_task(self._read())
-        return call
+
+    def adopt(self, event_id: str | None = None) -> None:
+        """Read the calls other processes joined for the holder (all, or the one of `event_id`):
+        this process has the stream, so their messages come here."""
+        if not self._flock.is_locked:
+            return
+        if event_id is None:  # messages of a call nobody records (forgotten meanwhile) expire
+            now = time.monotonic()
+            for old in [i for i, t in self._early_seen.items() if now - t > EARLY_TTL or i not in self._early]:
+                self._early.pop(old, None)
+                del self._early_seen[old]
+        for record in self.repository.claim_call(self.record.id, event_id, reader_id()):
+            try:
+                endpoint = find_endpoint(self.record.app, record.endpoint)
+            except GradioSessionError:
+                endpoint = Endpoint(name=record.endpoint)
+            call = AsyncCall(self._session, endpoint, record.event_id, record.inputs, record.started_at)
+            call.status = record.status
+            self._calls[record.event_id] = call
+            self._adopted.add(record.event_id)
+            self._active += 1
+            for msg in self._early.pop(record.event_id, []):
+                self._route(msg)
+        self._start_reader()
+
+    # -- the holder's side (see holder.py) --
+
+    async def hold(self) -> None:
+        """Take the session's stream (waiting for any process reading it), then say so."""
+        delay = 0.002
+        while True:
+            try:
+                self._flock.acquire(blocking=False)
+                break
+            except Timeout:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, holder.POLL)
+        self.holding = True
+        self.hold_again()
+
+    def hold_again(self) -> None:
+        self._holder_lock.acquire(timeout=10)  # only other processes' brief checks compete
+
+    def let_go(self) -> None:
+        self._holder_lock.release(force=True)
+
+    async def close(self) -> None:
+        """Read the calls taken over from other processes to their end, then stop reading and
+        release the locks."""
+        self.holding = False
+        while self._adopted:
+            await asyncio.sleep(holder.POLL)
+        if self._reader is not None:
+            self._reader.cancel()
+            try:
+                await self._reader
+            except BaseException:  # noqa: S110 - the reader records its own end
+                pass
+        if self._holder_lock.is_locked:
+            self._holder_lock.release(force=True)
+        self._maybe_release()
+        await self.transport.aclose()
 
     def _route(self, msg: dict[str, Any]) -> None:
         if msg.get("msg") == "heartbeat":
@@ -327,12 +465,15 @@ class Channel:
         call = self._calls.get(event_id)
         if call is None:
             self._early.setdefault(event_id, []).append(msg)
+            self._early_seen.setdefault(event_id, time.monotonic())
+            self.adopt(event_id)
             return
         call._queue_message(msg)
         self._reap(call)
 
     def _reap(self, call: AsyncCall) -> None:
         if call.done and self._calls.pop(call.event_id, None) is not None:
+            self._adopted.discard(call.event_id)
             self._leave()
             if call.status in ("cancelled", "timed_out"):
                 self._end_siblings(call)
@@ -369,8 +510,8 @@ class Channel:
                             if msg.get("msg") == "close_stream":
                                 break
                             self._route(msg)
-                            if self._active == 0:  # no call of ours can still be in the stream
-                                break
+                            if msg.get("msg") == "heartbeat" and not self.busy:
+                                break  # idle: the server keeps a stream open until it is left
                         else:
                             if self._calls:
                                 raise StreamError("The server closed the event stream mid-call.")
@@ -396,7 +537,7 @@ class Channel:
         """The `/call/{api}` fallback for apps without the queue protocol: one call at a time."""
         await self._serial.acquire()
         try:
-            await self._enter()
+            await self._enter(ride=False)
         except BaseException:
             self._serial.release()
             raise
@@ -407,7 +548,7 @@ class Channel:
                 json={"data": values, "session_hash": self.record.session_hash},
             )
             event_id = _event_id(r, endpoint.name)
-            call = session._new_call(endpoint, event_id, values)
+            call = session._new_call(endpoint, event_id, values, reader_id())
         except BaseException:
             self._leave()
             self._serial.release()
@@ -447,19 +588,15 @@ def _event_id(r: Any, endpoint: str) -> str:
     return str(body["event_id"])
 
 
-def _lock_free(lock: FileLock) -> bool:
-    """True when no process holds the session's stream lock (checked by taking it briefly)."""
-    try:
-        lock.acquire(blocking=False)
-    except Timeout:
-        return False
-    lock.release()
-    return True
-
-
 _channels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Channel]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+async def close_channels() -> None:
+    """Close every session's connection in the running event loop."""
+    for channel in _channels.pop(asyncio.get_running_loop(), {}).values():
+        await channel.close()
 
 
 # --- sessions ---------------------------------------------------------------------------------
@@ -497,19 +634,31 @@ class AsyncSession:
         channel = channels.get(self.id)
         if channel is None:
             token = tokens.load(self.repository.home, self.id) if self.record.has_token else None
-            channel = Channel(self.record, token, self._lock_path())
+            channel = Channel(self, token)
             channels[self.id] = channel
         return channel
 
     async def invoke(self, endpoint: str, *args: Any, **kwargs: Any) -> AsyncCall:
         """Start a call; returns as soon as the server gave it an event id."""
+        return await self._start(endpoint, args, kwargs, detach=False)
+
+    async def detach(self, endpoint: str, *args: Any, **kwargs: Any) -> AsyncCall:
+        """Start a call that outlives this process: the session's background holder reads it
+        and records its events (find it again with `get_call`)."""
+        return await self._start(endpoint, args, kwargs, detach=True)
+
+    async def _start(self, endpoint: str, args: tuple[Any, ...], kwargs: dict[str, Any], *,
+                     detach: bool) -> AsyncCall:
         ep = self.endpoint(endpoint)
         values = bind(ep, args, kwargs)
         self._make_room()
         values = await self._file_values(ep, values)
         channel = self._channel()
         if self.record.app.uses_queue and ep.fn_index is not None:
-            return await channel.join(self, ep, values)
+            return await channel.join(self, ep, values, detach=detach)
+        if detach:
+            raise CallError(f"Calls of {ep.name} can't be detached: the app does not speak the queue "
+                            "protocol, so no other process can read them.")
         return await channel.post_call(self, ep, values)
 
     async def call(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
@@ -579,7 +728,7 @@ class AsyncSession:
         # The process reading the session's stream records the end; if none does, record it here.
         lock = FileLock(self._lock_path(), thread_local=False)
         deadline = time.monotonic() + CANCEL_WAIT
-        while not _lock_free(lock):
+        while not holder.lock_free(lock):
             if time.monotonic() > deadline:
                 break
             record = self.repository.get_call(self.id, event_id)
@@ -656,10 +805,12 @@ class AsyncSession:
             fd.update(path=str(local), url=fd.get("url") or url)
         return data
 
-    def _new_call(self, endpoint: Endpoint, event_id: str, values: list[Any]) -> AsyncCall:
+    def _new_call(self, endpoint: Endpoint, event_id: str, values: list[Any],
+                  reader: str | None) -> AsyncCall:
         call = AsyncCall(self, endpoint, event_id, values, time.time())
         self.repository.add_call(CallRecord(event_id=event_id, session_id=self.id, endpoint=endpoint.name,
-                                            inputs=values, status="queued", started_at=call.started_at))
+                                            inputs=values, status="queued", started_at=call.started_at,
+                                            reader=reader))
         return call
 
     def _make_room(self) -> None:
@@ -687,12 +838,12 @@ class AsyncSession:
             )
 
     async def aclose(self) -> None:
-        """Close this session's connection in the running event loop (pending calls fail)."""
+        """Close this session's connection in the running event loop (pending calls fail).
+        Calls this process took over from others are read to their end first: leaving the
+        stream would make the server drop them."""
         channel = _channels.get(asyncio.get_running_loop(), {}).pop(self.id, None)
         if channel is not None:
-            if channel._reader is not None:
-                channel._reader.cancel()
-            await channel.transport.aclose()
+            await channel.close()
 
     async def __aenter__(self) -> AsyncSession:
         return self

@@ -40,9 +40,12 @@ def _run(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
 
 @atexit.register
 def _stop() -> None:
+    """At exit: close the sessions' connections (reading calls taken over from other processes
+    to their end, see `Channel.close`), then the loop."""
     global _portal
     with _lock:
         if _portal is not None and _portal[0] == os.getpid():
+            _portal[1].call(core.close_channels)
             _portal[2].__exit__(None, None, None)
         _portal = None
 
@@ -76,10 +79,12 @@ class Call:
         """The events received (or, following, read) so far, without waiting."""
         return self._inner.history()
 
-    def events(self, *, timeout: float | None = None) -> Iterator[Event]:
-        """Every event of the call, from the first, live until it ends (cancelled on the server
-        as `timed_out` after `timeout` seconds)."""
-        stream = self._inner.events(timeout=timeout)
+    def events(self, *, timeout: float | None = None, max_heartbeats: int | None = None,
+               after: int | None = None) -> Iterator[Event]:
+        """The call's events, live until it ends: from the first, or those numbered above
+        `after`, or from where a wait stopped by `max_heartbeats` heartbeats in a row stopped
+        (the call is then `heartbeat_expired`). Cancelled as `timed_out` after `timeout` s."""
+        stream = self._inner.events(timeout=timeout, max_heartbeats=max_heartbeats, after=after)
         try:
             while True:
                 try:
@@ -131,6 +136,11 @@ class Session:
     def invoke(self, endpoint: str, *args: Any, **kwargs: Any) -> Call:
         """Start a call; returns as soon as the server gave it an event id."""
         return Call(_run(self._inner.invoke, endpoint, *args, **kwargs))
+
+    def detach(self, endpoint: str, *args: Any, **kwargs: Any) -> Call:
+        """Start a call that outlives this process: the session's background holder reads it
+        and records its events (find it again with `get_call`)."""
+        return Call(_run(self._inner.detach, endpoint, *args, **kwargs))
 
     def call(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
         """Call an endpoint and wait for its result (the output list)."""

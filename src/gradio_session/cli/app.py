@@ -26,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
+EXIT_EXPIRED = 75  # EX_TEMPFAIL: the call goes on, try again later
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 SessionOpt = Annotated[Optional[str], typer.Option("--session", "-s", help="Session name (default: the default session).")]
 
@@ -149,6 +150,11 @@ def api(
     Output(json_).endpoints(endpoints)
 
 
+HeartbeatsOpt = Annotated[Optional[int], typer.Option(
+    min=1, help=f"Stop waiting after N heartbeats in a row (exit {EXIT_EXPIRED}); the call goes on in the "
+                "background: continue with `result EVENT_ID --after K`.")]
+
+
 @app.command()
 def call(
     endpoint: Annotated[str, typer.Argument(help="Endpoint name, with or without the leading '/'.")],
@@ -158,6 +164,9 @@ def call(
         help="Download result files here (default: the session's folder).")] = None,
     timeout: Annotated[Optional[float], typer.Option(
         help="Cancel the call on the server after this many seconds (status timed_out).")] = None,
+    detach: Annotated[bool, typer.Option(
+        "--detach", help="Print the event id and return; a background process holds the call.")] = False,
+    max_heartbeats: HeartbeatsOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Call an endpoint (file values: a path, URL or FileData JSON); events print as they
@@ -166,32 +175,64 @@ def call(
 
     from ..schema import split_cli_values
 
+    if detach and (timeout is not None or max_heartbeats is not None):
+        raise typer.BadParameter("--detach returns at once: it takes no --timeout or --max-heartbeats.",
+                                 param_hint="'--detach'")
     out = Output(json_)
     s = _session(session)
-    args, kwargs = split_cli_values(s.endpoint(endpoint), values or [])
+    ep = s.endpoint(endpoint)
+    args, kwargs = split_cli_values(ep, values or [])
+    # a wait that may give up leaves the call to the holder (apps without the queue have none)
+    held = detach or (max_heartbeats is not None and s.app.uses_queue and ep.fn_index is not None)
 
     async def run() -> Any:
         async with s:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                c = await s.invoke(endpoint, *args, **kwargs)
+                start = s.detach if held else s.invoke
+                c = await start(endpoint, *args, **kwargs)
             for w in caught:
                 out.warning(str(w.message))
+            if detach:
+                if json_:
+                    out.data({"event_id": c.event_id, "status": c.status})
+                else:
+                    out.out.print(c.event_id)
+                    out.message(f"[dim]Detached. Follow it with: gradio-session result {c.event_id}[/]")
+                return None
             out.message(f"[dim]event id {c.event_id}[/]")
-            try:
-                with out.live_call() as show:
-                    async for event in c.events(timeout=timeout):
-                        show(event)
-            except asyncio.CancelledError:  # Ctrl+C: asyncio.run cancels us, then raises KeyboardInterrupt
-                if await c.cancel():
-                    out.err.print(f"Cancelled the call {c.event_id} on the server.")
-                raise
-            return await c.result(download_path=download_path)
+            return await _wait(out, c, timeout=timeout, max_heartbeats=max_heartbeats,
+                               download_path=download_path)
 
     from ..files import find_files
 
     result = asyncio.run(run())
-    out.result(result, downloaded=bool(download_path or s.record.download_path) and bool(find_files(result)))
+    if not detach:
+        out.result(result, downloaded=bool(download_path or s.record.download_path) and bool(find_files(result)))
+
+
+async def _wait(out: Output, c: Any, *, timeout: float | None = None, max_heartbeats: int | None = None,
+                after: int | None = None, download_path: str | None = None, cancel: bool = True) -> Any:
+    """Show a call's events live, then return its result; Ctrl+C cancels it (with `cancel`),
+    and a heartbeat-limited wait that expires exits with EXIT_EXPIRED."""
+    import asyncio
+
+    try:
+        with out.live_call() as show:
+            async for event in c.events(timeout=timeout, max_heartbeats=max_heartbeats, after=after):
+                show(event)
+    except asyncio.CancelledError:  # Ctrl+C: asyncio.run cancels us, then raises KeyboardInterrupt
+        if cancel and await c.cancel():
+            out.err.print(f"Cancelled the call {c.event_id} on the server.")
+        raise
+    if c.status == "heartbeat_expired":
+        seen = c.history()[-1].num if c.history() else 0
+        if out.json:
+            out.data({"event": "heartbeat_expired", "event_id": c.event_id, "after": seen})
+        out.message(f"No news after {max_heartbeats} heartbeats: the call {c.event_id} goes on in the "
+                    f"background. Continue with: gradio-session result {c.event_id} --after {seen}")
+        raise typer.Exit(EXIT_EXPIRED)
+    return await c.result(download_path=download_path)
 
 
 @app.command()
@@ -234,6 +275,8 @@ def calls(
 def result(
     event_id: Annotated[str, typer.Argument(help="Event id of the call (see `gradio-session calls`).")],
     follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Follow a running call to its end (the default).")] = True,
+    after: Annotated[Optional[int], typer.Option(min=0, help="Only events numbered above this one.")] = None,
+    max_heartbeats: HeartbeatsOpt = None,
     session: SessionOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -248,13 +291,11 @@ def result(
         async with s:
             c = await s.get_call(event_id)
             if not follow and not c.done:
-                for event in c.history():
+                for event in c.history()[after or 0:]:
                     out.event(event)
                 out.message(f"The call {event_id} is still {c.status}.")
                 return None
-            async for event in c.events():
-                out.event(event)
-            return await c.result()
+            return await _wait(out, c, max_heartbeats=max_heartbeats, after=after, cancel=False)
 
     values = asyncio.run(run())
     if values is not None:
