@@ -72,6 +72,29 @@ def test_a_detached_call_does_not_hold_up_other_calls(demo_app: AppServer) -> No
     assert statuses == {"/slow": "complete", "/echo": "complete", "/add": "complete"}
 
 
+def test_many_processes_calling_while_the_holder_reads(demo_app: AppServer, tmp_path: Path) -> None:
+    s = gs.new_session(demo_app.url, name="crowd")
+    keeper = s.detach("slow", 60)  # keeps the holder on the session's stream
+    script = tmp_path / "worker.sh"
+    script.write_text('for i in 0 1 2 3 4; do\n'
+                      '  "$PY" -m gradio_session call echo "p$1-$i" --session crowd --json || exit 1\n'
+                      'done\n')
+    procs = [subprocess.Popen(["bash", str(script), str(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env={**os.environ, "PY": sys.executable}) for n in range(4)]
+    in_python = [s.call("add", i, 1) for i in range(5)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for n, (p, (out, err)) in enumerate(zip(procs, outs)):
+        assert p.returncode == 0, err
+        events = json_lines(out)
+        assert [e["data"] for e in events if e["event"] == "complete"] == [[f"p{n}-{i}"] for i in range(5)]
+    assert in_python == [[i + 1] for i in range(5)]
+    assert keeper.status != "complete" and keeper.cancel() is True
+    records = s.calls()
+    assert len(records) == 26
+    assert {r.status for r in records if r.endpoint != "/slow"} == {"complete"}
+    assert all(r.reader for r in records)  # each was read by one process: this one, or the holder
+
+
 def test_detach_in_python_and_cancel_from_the_cli(demo_app: AppServer, tmp_path: Path) -> None:
     s = gs.new_session(demo_app.url, name="dc")
     mark = tmp_path / "marker"

@@ -10,10 +10,12 @@ joined for it, and leaves once nothing has run for `GRADIO_SESSION_HOLDER_IDLE` 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +30,14 @@ POLL = 0.05  # seconds between looks at the repository for calls to take over
 IDLE = 10.0  # default seconds a holder stays with nothing to read
 
 _spawned: dict[str, subprocess.Popen[bytes]] = {}  # session id -> the holder this process started
+
+
+@atexit.register
+def _let_holders_be() -> None:
+    """Holders outlive the process that started them by design: drop their handles quietly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        _spawned.clear()
 
 
 def lock_path(home: Path, session_id: str) -> Path:
@@ -58,11 +68,12 @@ def alive(home: Path, session_id: str) -> bool:
     return not lock_free(lock)
 
 
-def spawn(home: Path, session_id: str) -> None:
-    """Start a holder for the session, unless one this process started is still starting."""
+def spawn(home: Path, session_id: str) -> bool:
+    """Start a holder for the session, unless one this process started still runs. True when
+    it started one."""
     running = _spawned.get(session_id)
     if running is not None and running.poll() is None:
-        return
+        return False
     log = log_path(home, session_id)
     log.parent.mkdir(parents=True, exist_ok=True)
     detached: dict[str, object] = (
@@ -75,6 +86,7 @@ def spawn(home: Path, session_id: str) -> None:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, close_fds=True,
             env={**os.environ, "GRADIO_SESSION_HOME": str(home)}, **detached,  # type: ignore[call-overload]
         )
+    return True
 
 
 async def ensure(home: Path, session_id: str, name: str) -> None:

@@ -50,7 +50,7 @@ def parse_app(info: dict[str, Any], config: dict[str, Any] | None) -> AppInfo:
     """Build an AppInfo from `/info` (parameters) and `/config` (fn_index, state slots, protocol)."""
     config = config or {}
     state_ids = {c.get("id") for c in config.get("components", []) if c.get("type") == "state"}
-    deps = {
+    deps: dict[str, tuple[int | None, dict[str, Any]]] = {
         "/" + str(d["api_name"]).lstrip("/"): (i, d)
         for i, d in enumerate(config.get("dependencies", []))
         if d.get("api_name")

@@ -56,7 +56,7 @@ JOIN_RETRIES = 3
 CANCEL_WAIT = 5.0  # seconds the server gets to end a cancelled call's stream
 FOLLOW_POLL = 0.05  # seconds between repository reads when following another process's call
 EARLY_TTL = 30.0  # seconds the holder keeps messages of a call no process has recorded
-HOLDER_STARTS = 3  # holders a follower starts for its call before calling it interrupted
+HOLDER_STARTS = 3  # holders a follower starts (each died) before its call is interrupted
 
 # --- calls ------------------------------------------------------------------------------------
 
@@ -210,10 +210,10 @@ class AsyncCall:
         """Nobody reads the session's stream: a call left to the holder gets one (it left just
         as the call came); a call whose reader died is interrupted. True when it ended."""
         home, sid = self.session.repository.home, self.session.id
-        if record.reader is None and self._holders_started < HOLDER_STARTS:
-            self._holders_started += 1
-            holder.spawn(home, sid)
-            return False
+        if record.reader is None:
+            self._holders_started += holder.spawn(home, sid)  # not while the last one starts
+            if self._holders_started <= HOLDER_STARTS:
+                return False
         why = ("no background holder could read it: see " + str(holder.log_path(home, sid))
                if record.reader is None else "the process that held its stream is gone, and its events with it")
         self._fail(StreamError(f"The call {self.event_id} was interrupted: {why}."), "interrupted")
@@ -462,14 +462,14 @@ class Channel:
         event_id = msg.get("event_id")
         if not isinstance(event_id, str):
             return
-        call = self._calls.get(event_id)
-        if call is None:
+        known = self._calls.get(event_id)
+        if known is None:
             self._early.setdefault(event_id, []).append(msg)
             self._early_seen.setdefault(event_id, time.monotonic())
             self.adopt(event_id)
             return
-        call._queue_message(msg)
-        self._reap(call)
+        known._queue_message(msg)
+        self._reap(known)
 
     def _reap(self, call: AsyncCall) -> None:
         if call.done and self._calls.pop(call.event_id, None) is not None:
@@ -731,8 +731,8 @@ class AsyncSession:
         while not holder.lock_free(lock):
             if time.monotonic() > deadline:
                 break
-            record = self.repository.get_call(self.id, event_id)
-            if record is None or record.status in TERMINAL_STATUSES:
+            now = self.repository.get_call(self.id, event_id)
+            if now is None or now.status in TERMINAL_STATUSES:
                 return True
             await asyncio.sleep(0.1)
         self.repository.set_call_status(self.id, event_id, "cancelled", finished_at=time.time(),

@@ -92,7 +92,7 @@ class Call:
                 except StopAsyncIteration:
                     return
         finally:
-            _run(stream.aclose)
+            _run(stream.aclose)  # type: ignore[attr-defined]  # an async generator
 
     def result(self, *, timeout: float | None = None, download_path: str | Path | None = None) -> Any:
         """Wait for the end; the final output list (files downloaded into `download_path`, default
