@@ -72,6 +72,22 @@ def test_a_detached_call_does_not_hold_up_other_calls(demo_app: AppServer) -> No
     assert statuses == {"/slow": "complete", "/echo": "complete", "/add": "complete"}
 
 
+def test_detach_while_another_process_reads_the_stream(demo_app: AppServer) -> None:
+    """The holder waits for the process reading the session's stream; neither loses a call."""
+    gs.new_session(demo_app.url, name="queue")
+    reader = subprocess.Popen([sys.executable, "-m", "gradio_session", "call", "slow", "2", "--session", "queue"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait = time.monotonic() + 30
+    while not gs.get_session("queue").calls() and time.monotonic() < wait:
+        time.sleep(0.02)
+    r = cli("call", "echo", "after", "--detach", "--session", "queue")
+    assert r.returncode == 0, r.stderr
+    out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0 and out == "slept 2\n", err
+    r = cli("result", r.stdout.strip(), "--session", "queue")
+    assert r.returncode == 0 and r.stdout == "after\n", r.stderr
+
+
 def test_many_processes_calling_while_the_holder_reads(demo_app: AppServer, tmp_path: Path) -> None:
     s = gs.new_session(demo_app.url, name="crowd")
     keeper = s.detach("slow", 60)  # keeps the holder on the session's stream

@@ -54,7 +54,7 @@ JOINS_IN_FLIGHT = 32
 # A call not yet accepted (no event id) may be sent again; one with an event id never is.
 JOIN_RETRIES = 3
 CANCEL_WAIT = 5.0  # seconds the server gets to end a cancelled call's stream
-FOLLOW_POLL = 0.05  # seconds between repository reads when following another process's call
+FOLLOW_POLL = 0.05  # seconds between repository reads (at most) when following another process's call
 EARLY_TTL = 30.0  # seconds the holder keeps messages of a call no process has recorded
 HOLDER_STARTS = 3  # holders a follower starts (each died) before its call is interrupted
 
@@ -188,7 +188,7 @@ class AsyncCall:
         if not self._following:
             await self._changed.wait()
             return
-        repo, checked = self.session.repository, 0.0
+        repo, checked, delay = self.session.repository, 0.0, 0.005
         while True:
             # the call's status first: its final event is committed with it, so it is read next
             record = repo.get_call(self.session.id, self.event_id)
@@ -204,7 +204,8 @@ class AsyncCall:
                 if holder.lock_free(FileLock(self.session._lock_path(), thread_local=False)):
                     if self._orphaned(record):
                         return
-            await asyncio.sleep(FOLLOW_POLL)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, FOLLOW_POLL)  # quick at first: short calls end soon
 
     def _orphaned(self, record: CallRecord) -> bool:
         """Nobody reads the session's stream: a call left to the holder gets one (it left just

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from contextlib import nullcontext
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
@@ -187,6 +188,8 @@ def call(
 
     async def run() -> Any:
         async with s:
+            if held:
+                await _start_holder(out, s)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 start = s.detach if held else s.invoke
@@ -209,6 +212,17 @@ def call(
     result = asyncio.run(run())
     if not detach:
         out.result(result, downloaded=bool(download_path or s.record.download_path) and bool(find_files(result)))
+
+
+async def _start_holder(out: Output, s: AsyncSession) -> None:
+    """Have the session's background holder read its stream, saying why when that waits."""
+    from .. import holder
+
+    home = s.repository.home
+    if not holder.alive(home, s.id):
+        with out.err.status("Starting the session's background holder: it waits until no other "
+                            "process reads the session's stream.", spinner="dots") if not out.json else nullcontext():
+            await holder.ensure(home, s.id, s.name)
 
 
 async def _wait(out: Output, c: Any, *, timeout: float | None = None, max_heartbeats: int | None = None,
