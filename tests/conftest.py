@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -93,6 +93,14 @@ def cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> s
         [sys.executable, "-m", "gradio_session", *args],
         capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
     )
+
+
+def wait_for(check: Callable[[], object], timeout: float = 30) -> None:
+    """Poll `check` until it is true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
 
 
 def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import gradio_session as gs
-from conftest import APPS, AppServer, cli, json_lines
+from conftest import APPS, AppServer, cli, json_lines, wait_for
 from gradio_session import holder
 from gradio_session.aio import get_session as get_async_session
 
@@ -77,9 +77,7 @@ def test_detach_while_another_process_reads_the_stream(demo_app: AppServer) -> N
     gs.new_session(demo_app.url, name="queue")
     reader = subprocess.Popen([sys.executable, "-m", "gradio_session", "call", "slow", "2", "--session", "queue"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait = time.monotonic() + 30
-    while not gs.get_session("queue").calls() and time.monotonic() < wait:
-        time.sleep(0.02)
+    wait_for(lambda: gs.get_session("queue").calls())
     r = cli("call", "echo", "after", "--detach", "--session", "queue")
     assert r.returncode == 0, r.stderr
     out, err = reader.communicate(timeout=60)
@@ -159,14 +157,14 @@ def test_a_call_left_to_a_holder_that_left_gets_a_new_one(demo_app: AppServer) -
     assert asyncio.run(scenario()) == ["late"]
     (record,) = gs.get_session("late").calls()
     assert record.status == "complete"
+    started = holder._spawned[record.session_id]  # the follower started a holder...
+    assert record.reader and record.reader.startswith(f"{started.pid}.")  # ...and it read the call
 
 
 def test_following_a_call_whose_background_holder_died(demo_app: AppServer) -> None:
     s = gs.new_session(demo_app.url, name="hd")
     c = s.detach("slow", 30)
-    wait = time.monotonic() + 30
-    while s.calls()[0].status != "running" and time.monotonic() < wait:
-        time.sleep(0.05)
+    wait_for(lambda: s.calls()[0].status == "running")
     os.kill(holder._spawned[s.id].pid, signal.SIGKILL)
     holder._spawned[s.id].wait()
     with pytest.raises(gs.StreamError, match="interrupted"):
@@ -182,6 +180,7 @@ def test_following_a_call_whose_background_holder_died(demo_app: AppServer) -> N
 def test_max_heartbeats_in_process_keeps_the_stream(beat_app: AppServer) -> None:
     s = gs.new_session(beat_app.url, name="hb")
     c = s.invoke("burst", 20, 1.5)
+    assert not c._inner._following  # this process reads the stream itself, and keeps it
     first = list(c.events(max_heartbeats=2))
     assert [e.name for e in first[-2:]] == ["heartbeat", "heartbeat"]
     assert c.status == "heartbeat_expired" and not c.done

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import gradio_session as gs
-from conftest import AppServer, cli
+from conftest import AppServer, cli, wait_for
 from standin import standin
 
 
@@ -32,9 +32,7 @@ def test_cli_server_killed_mid_stream(fresh_app: AppServer) -> None:
     gs.new_session(fresh_app.url, name="dying")
     proc = subprocess.Popen([sys.executable, "-m", "gradio_session", "call", "slow", "30"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not gs.get_session("dying").calls() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: gs.get_session("dying").calls())
     time.sleep(0.5)
     fresh_app.stop()
     out, err = proc.communicate(timeout=60)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import gradio_session as gs
-from conftest import APPS, AppServer, cli, json_lines
+from conftest import APPS, AppServer, cli, json_lines, wait_for
 from standin import standin
 
 
@@ -21,13 +21,6 @@ from standin import standin
 def queue_app() -> Iterator[AppServer]:
     with AppServer(APPS / "queue_app.py") as server:
         yield server
-
-
-def wait_for(check, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.1)
 
 
 def started(s: gs.Session) -> bool:
@@ -221,9 +214,7 @@ def test_result_follows_a_call_running_in_another_process(demo_app: AppServer) -
     gs.new_session(demo_app.url, name="follow")
     caller = subprocess.Popen([sys.executable, "-m", "gradio_session", "call", "stream", "60", "--json",
                                "--session", "follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not gs.get_session("follow").calls() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: gs.get_session("follow").calls())
     (record,) = gs.get_session("follow").calls()
     assert record.status not in ("complete",)  # still running: the follower must wait for live events
     r = cli("result", record.event_id, "--follow", "--json", "--session", "follow")
@@ -262,9 +253,7 @@ def test_following_a_call_whose_holder_died(demo_app: AppServer) -> None:
     gs.new_session(demo_app.url, name="orphan")
     caller = subprocess.Popen([sys.executable, "-m", "gradio_session", "call", "slow", "30",
                                "--session", "orphan"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not gs.get_session("orphan").calls() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: gs.get_session("orphan").calls())
     caller.kill()
     caller.wait()
     (record,) = gs.get_session("orphan").calls()

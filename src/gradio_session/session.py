@@ -314,8 +314,8 @@ class Channel:
         self._session = session  # the owner of calls this channel takes over from other processes
         self.transport = Transport(self.record.app_url, token)
         self._calls: dict[str, AsyncCall] = {}
-        self._early: dict[str, list[dict[str, Any]]] = {}  # messages of calls not yet known here
-        self._early_seen: dict[str, float] = {}  # when the first of them came
+        # messages of calls not yet known here, with when the first came
+        self._early: dict[str, tuple[float, list[dict[str, Any]]]] = {}
         self._adopted: set[str] = set()  # event ids of calls taken over from other processes
         self._reader: asyncio.Task[None] | None = None
         self._active = 0
@@ -337,17 +337,24 @@ class Channel:
         """Take the stream lock for one more call: True. False: the holder has the stream, so
         the call is to be left to it (only if `ride`)."""
         async with self._guard:
-            delay = 0.002
-            while not self._flock.is_locked:
-                try:
-                    self._flock.acquire(blocking=False)
-                except Timeout:
-                    if ride and holder.alive(self.repository.home, self.record.id):
-                        return False
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 0.05)
+            if not await self._take_stream(ride):
+                return False
             self._active += 1
             return True
+
+    async def _take_stream(self, ride: bool) -> bool:
+        """Wait until this process holds the stream lock (True), or, if `ride`, until the
+        holder is found to have it (False)."""
+        delay = 0.002
+        while not self._flock.is_locked:
+            try:
+                self._flock.acquire(blocking=False)
+            except Timeout:
+                if ride and holder.alive(self.repository.home, self.record.id):
+                    return False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        return True
 
     def _leave(self) -> None:
         self._active -= 1
@@ -384,8 +391,7 @@ class Channel:
                 holder.spawn(home, sid)
             return call
         self._calls[event_id] = call
-        for msg in self._early.pop(event_id, []):
-            self._route(msg)
+        self._replay(event_id)
         self._start_reader()
         return call
 
@@ -400,9 +406,8 @@ class Channel:
             return
         if event_id is None:  # messages of a call nobody records (forgotten meanwhile) expire
             now = time.monotonic()
-            for old in [i for i, t in self._early_seen.items() if now - t > EARLY_TTL or i not in self._early]:
-                self._early.pop(old, None)
-                del self._early_seen[old]
+            for old in [i for i, (first, _) in self._early.items() if now - first > EARLY_TTL]:
+                del self._early[old]
         for record in self.repository.claim_call(self.record.id, event_id, reader_id()):
             try:
                 endpoint = find_endpoint(self.record.app, record.endpoint)
@@ -413,22 +418,19 @@ class Channel:
             self._calls[record.event_id] = call
             self._adopted.add(record.event_id)
             self._active += 1
-            for msg in self._early.pop(record.event_id, []):
-                self._route(msg)
+            self._replay(record.event_id)
         self._start_reader()
+
+    def _replay(self, event_id: str) -> None:
+        """Route the messages that came before their call was known here."""
+        for msg in self._early.pop(event_id, (0.0, []))[1]:
+            self._route(msg)
 
     # -- the holder's side (see holder.py) --
 
     async def hold(self) -> None:
         """Take the session's stream (waiting for any process reading it), then say so."""
-        delay = 0.002
-        while True:
-            try:
-                self._flock.acquire(blocking=False)
-                break
-            except Timeout:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, holder.POLL)
+        await self._take_stream(ride=False)
         self.holding = True
         self.hold_again()
 
@@ -465,8 +467,7 @@ class Channel:
             return
         known = self._calls.get(event_id)
         if known is None:
-            self._early.setdefault(event_id, []).append(msg)
-            self._early_seen.setdefault(event_id, time.monotonic())
+            self._early.setdefault(event_id, (time.monotonic(), []))[1].append(msg)
             self.adopt(event_id)
             return
         known._queue_message(msg)
