@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio_session as gs
 from conftest import AppServer, json_lines
 from gradio_session.models import CallRecord, Event, SessionRecord, AppInfo
-from gradio_session.repository import Repository
+from gradio_session.store.repository import Repository
 
 
 def test_100_threads_one_session(demo_app: AppServer) -> None:
@@ -81,7 +81,7 @@ def test_8_processes_x_10_cli_calls_one_session(demo_app: AppServer, tmp_path: P
 _WRITER = """
 import sys, time
 from gradio_session.models import AppInfo, CallRecord, Event, SessionRecord
-from gradio_session.repository import Repository
+from gradio_session.store.repository import Repository
 repo = Repository(sys.argv[1])
 w = sys.argv[2]
 for i in range(40):

@@ -11,11 +11,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 import gradio_session as gs
 from conftest import APPS, AppServer, cli, json_lines, wait_for
-from gradio_session import holder
+from gradio_session.core.runtime import runtime
 from gradio_session.aio import get_session as get_async_session
 
 
@@ -143,12 +144,12 @@ def test_a_call_left_to_a_holder_that_left_gets_a_new_one(demo_app: AppServer) -
     async def scenario() -> list[str]:
         s = get_async_session("late")
         ep = s.endpoint("echo")
-        r = await s._channel().transport.request(  # joined as if for a holder, none running
-            "POST", f"{s.record.api_url}/queue/join",
-            json={"data": ["late", 1], "fn_index": ep.fn_index, "session_hash": s.record.session_hash,
-                  "trigger_id": None, "event_data": None})
-        s._new_call(ep, r.json()["event_id"], ["late", 1], reader=None)
-        c = await s.get_call(r.json()["event_id"])
+        url, body = s.dialect.join(ep, ["late", 1], s.record.session_hash)
+        async with httpx.AsyncClient() as client:  # joined as if for a holder, none running
+            event_id = (await client.post(url, json=body)).json()["event_id"]
+        s.repository.add_call(gs.CallRecord(event_id=event_id, session_id=s.id, endpoint=ep.name,
+                                            inputs=["late", 1], status="queued", started_at=time.time()))
+        c = await s.get_call(event_id)
         try:
             return await c.result(timeout=30)  # type: ignore[no-any-return]
         finally:
@@ -157,7 +158,7 @@ def test_a_call_left_to_a_holder_that_left_gets_a_new_one(demo_app: AppServer) -
     assert asyncio.run(scenario()) == ["late"]
     (record,) = gs.get_session("late").calls()
     assert record.status == "complete"
-    started = holder._spawned[record.session_id]  # the follower started a holder...
+    started = runtime().holders.spawned[record.session_id]  # the follower started a holder...
     assert record.reader and record.reader.startswith(f"{started.pid}.")  # ...and it read the call
 
 
@@ -165,8 +166,8 @@ def test_following_a_call_whose_background_holder_died(demo_app: AppServer) -> N
     s = gs.new_session(demo_app.url, name="hd")
     c = s.detach("slow", 30)
     wait_for(lambda: s.calls()[0].status == "running")
-    os.kill(holder._spawned[s.id].pid, signal.SIGKILL)
-    holder._spawned[s.id].wait()
+    os.kill(runtime().holders.spawned[s.id].pid, signal.SIGKILL)
+    runtime().holders.spawned[s.id].wait()
     with pytest.raises(gs.StreamError, match="interrupted"):
         c.result()
     r = cli("result", c.event_id, "--session", "hd")
@@ -180,7 +181,7 @@ def test_following_a_call_whose_background_holder_died(demo_app: AppServer) -> N
 def test_max_heartbeats_in_process_keeps_the_stream(beat_app: AppServer) -> None:
     s = gs.new_session(beat_app.url, name="hb")
     c = s.invoke("burst", 20, 1.5)
-    assert not c._inner._following  # this process reads the stream itself, and keeps it
+    assert s.calls()[0].reader == runtime().reader_id  # this process reads the stream itself, and keeps it
     first = list(c.events(max_heartbeats=2))
     assert [e.name for e in first[-2:]] == ["heartbeat", "heartbeat"]
     assert c.status == "heartbeat_expired" and not c.done
@@ -227,7 +228,7 @@ def test_cli_max_heartbeats_message(beat_app: AppServer) -> None:
 
 
 def test_version_2_repository_gains_the_reader_column(home: Path, demo_app: AppServer) -> None:
-    from gradio_session.repository import SCHEMA_VERSION
+    from gradio_session.store.repository import SCHEMA_VERSION
 
     s = gs.new_session(demo_app.url, name="old")
     assert s.call("echo", "kept") == ["kept"]

@@ -76,3 +76,31 @@ def test_repository_unreadable_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("GRADIO_SESSION_HOME", str(bad))
     r = cli("list")
     assert r.returncode == 1 and "Traceback" not in r.stderr and "repository" in r.stderr
+
+
+def test_a_refused_event_stream_through_an_injected_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The network swapped for an `httpx.MockTransport` (a fault no real server makes on demand:
+    `/queue/data` answering 500 each time): the call fails clearly, after one reopen."""
+    import httpx
+
+    from gradio_session.core.runtime import runtime
+    from standin import CONFIG, INFO
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if request.url.path == "/config":
+            return httpx.Response(200, json=CONFIG)
+        if request.url.path == "/gradio_api/info":
+            return httpx.Response(200, json=INFO)
+        if request.url.path == "/gradio_api/queue/join":
+            return httpx.Response(200, json={"event_id": "ev1"})
+        return httpx.Response(500, text="boom")
+
+    monkeypatch.setattr(runtime(), "http", httpx.MockTransport(handler))
+    s = gs.new_session("http://mock.invalid", name="mock")
+    with pytest.raises(gs.StreamError, match="refused the event stream .HTTP 500.*lost"):
+        s.call("echo", "x")
+    assert [c.status for c in s.calls()] == ["failed"]
+    assert seen.count("/gradio_api/queue/data") == 2  # one reopen, then the call is failed

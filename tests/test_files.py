@@ -208,7 +208,7 @@ def test_token_is_not_sent_to_another_host(tmp_path: Path) -> None:
 def test_old_repository_gains_the_uploads_table(home: Path) -> None:
     import sqlite3
 
-    from gradio_session.repository import SCHEMA_VERSION, Repository
+    from gradio_session.store.repository import SCHEMA_VERSION, Repository
 
     Repository(home).close()
     db = sqlite3.connect(home / "sessions.db")
@@ -218,5 +218,5 @@ def test_old_repository_gains_the_uploads_table(home: Path) -> None:
     db.close()
     repo = Repository(home)
     assert repo.list_uploads("any") == [] and repo.count_uploads("any") == 0
-    assert repo._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert sqlite3.connect(home / "sessions.db").execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     repo.close()

@@ -6,11 +6,10 @@ import pytest
 
 from gradio_session import EndpointNotFound, NotAGradioApp, ParameterError, StreamError
 from gradio_session.models import AppInfo, Endpoint, Parameter
-from gradio_session.protocol import (
-    EventDecoder, api_root, apply_diff, derive_name, error_message, join_body, normalize_app_url,
-    parse_app,
-)
-from gradio_session.schema import bind, convert_text, find_endpoint, split_cli_values
+from gradio_session.binding import bind, convert_text, find_endpoint, split_cli_values
+from gradio_session.protocol.dialects import Dialect, QueueV3, dialect_for
+from gradio_session.protocol.discovery import api_root, derive_name, normalize_app_url, parse_app
+from gradio_session.protocol.messages import EventDecoder, apply_diff, error_message
 
 
 @pytest.mark.parametrize("given, url", [
@@ -55,13 +54,30 @@ def test_state_slots_are_hidden_and_filled() -> None:
     app = parse_app(INFO, CONFIG)
     ep = app.endpoints["/count"]
     assert ep.fn_index == 7 and ep.input_state == (False, True) and ep.output_state == (False, True)
-    assert app.uses_queue
-    body = join_body(ep, ["hi"], "hash")
+    dialect = dialect_for(app, "http://h:1/gradio_api")
+    assert isinstance(dialect, QueueV3) and dialect.queued(ep)
+    url, body = dialect.join(ep, ["hi"], "hash")
+    assert url == "http://h:1/gradio_api/queue/join"
     assert body["data"] == ["hi", None] and body["fn_index"] == 7 and body["session_hash"] == "hash"
     decoder = EventDecoder(ep)
     assert decoder.queue_message({"msg": "process_completed", "success": True,
                                   "output": {"data": ["out", None]}}) == ("complete", ["out"])
     assert AppInfo.from_dict(app.to_dict()) == app
+
+
+def test_dialects_route_by_protocol_family() -> None:
+    queue = dialect_for(AppInfo(protocol="sse_v3"), "http://h:1/gradio_api")
+    ep = Endpoint(name="/echo", fn_index=3)
+    assert queue.stream("hash") == ("http://h:1/gradio_api/queue/data", {"session_hash": "hash"})
+    assert queue.cancel(ep, "e1", "hash") == ("http://h:1/gradio_api/cancel",
+                                              {"session_hash": "hash", "fn_index": 3, "event_id": "e1"})
+    assert queue.cancel(Endpoint(name="/x"), "e1", "hash") is None  # no fn_index: nothing to cancel
+    assert queue.file_url({"path": "/tmp/gradio/a b.txt"}) == "http://h:1/gradio_api/file=/tmp/gradio/a%20b.txt"
+    assert queue.file_url({"path": "https://cdn.example/x.png"}) == "https://cdn.example/x.png"
+    plain = dialect_for(AppInfo(protocol=None), "http://h:1")
+    assert type(plain) is Dialect and not plain.queued(ep) and plain.cancel(ep, "e1", "hash") is None
+    assert plain.call(ep, [1], "hash") == ("http://h:1/call/echo", {"data": [1], "session_hash": "hash"})
+    assert plain.call_stream(ep, "e1") == "http://h:1/call/echo/e1"
 
 
 def test_decoder_rebuilds_streamed_values() -> None:

@@ -15,6 +15,7 @@ from .errors import (
     NotAGradioApp, ParameterError, QueueFull, RepositoryError, SessionError, SessionExists,
     SessionNotFound, StreamError,
 )
+from .binding import split_cli_values
 from .models import (
     AppInfo, CallRecord, Endpoint, Event, FileData, Output, Parameter, SessionRecord, UploadRecord,
 )
@@ -48,4 +49,5 @@ __all__ = [
     "Parameter", "ParameterError", "QueueFull", "RepositoryError", "Session", "SessionError",
     "SessionExists", "SessionNotFound", "SessionRecord", "StreamError", "UploadRecord", "__version__", "aio",
     "get_session", "list_sessions", "new_session", "remove_session", "set_default", "set_options",
+    "split_cli_values",
 ]

@@ -6,6 +6,7 @@ overwrites a file, and every download lands in a temp file in the folder first.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import mimetypes
@@ -15,19 +16,16 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .errors import ConnectError, FileTransferError, ParameterError, StreamError
 from .models import FileData
+from .protocol.dialects import Dialect, is_url
 from .transport import Transport
 
 Progress = Callable[[int, int | None], None]  # (bytes done, bytes in all or None)
 META = {"_type": "gradio.FileData"}
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
-
-
-def is_url(value: Any) -> bool:
-    return isinstance(value, str) and re.match(r"^https?://", value, re.IGNORECASE) is not None
 
 
 def is_filedata(value: Any) -> bool:
@@ -62,12 +60,6 @@ def find_files(value: Any) -> list[dict[str, Any]]:
         return [value]
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
     return [fd for item in items for fd in find_files(item)]
-
-
-def file_url(api_url: str, fd: dict[str, Any]) -> str:
-    """Where to fetch a FileData: its path when that is a URL, else `{api_url}/file={path}`
-    (built from the session's API root: a server's own `url` may be wrong behind a proxy)."""
-    return fd["path"] if is_url(fd["path"]) else f"{api_url}/file={quote(fd['path'], safe='/')}"
 
 
 def safe_name(name: str | None) -> str:
@@ -117,9 +109,9 @@ class _Reader(io.BufferedReader):
         return chunk
 
 
-async def upload(transport: Transport, api_url: str, paths: list[Path],
+async def upload(transport: Transport, dialect: Dialect, paths: list[Path],
                  progress: Progress | None = None) -> list[tuple[FileData, str]]:
-    """Stream local files to `{api_url}/upload` in one request; (FileData, sha256) per file."""
+    """Stream local files to the app's upload route in one request; (FileData, sha256) per file."""
     done = 0
     total = 0
 
@@ -140,7 +132,7 @@ async def upload(transport: Transport, api_url: str, paths: list[Path],
         fields = [("files", (p.name, r, mimetypes.guess_type(p.name)[0] or "application/octet-stream"))
                   for p, r in zip(paths, readers)]
         try:
-            r = await transport.request("POST", f"{api_url}/upload", files=fields,
+            r = await transport.request("POST", dialect.upload_url(), files=fields,
                                         timeout=transport.timeout(read=300.0))
         except ConnectError as exc:
             raise FileTransferError(f"The upload of {', '.join(p.name for p in paths)} failed: {exc}") from exc
@@ -150,7 +142,7 @@ async def upload(transport: Transport, api_url: str, paths: list[Path],
             hint = " (the app's max_file_size)" if r.status == 413 else ""
             raise FileTransferError(f"The app refused the upload (HTTP {r.status}{hint}): {detail}")
         return [
-            (FileData(path=str(server), url=file_url(api_url, {"path": str(server)}), orig_name=p.name,
+            (FileData(path=str(server), url=dialect.file_url({"path": str(server)}), orig_name=p.name,
                       size=os.fstat(rd.fileno()).st_size, mime_type=mimetypes.guess_type(p.name)[0]),
              rd.sha256.hexdigest())
             for p, rd, server in zip(paths, readers, body)
@@ -185,3 +177,13 @@ async def download(transport: Transport, url: str, folder: Path, name: str | Non
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+async def download_all(transport: Transport, dialect: Dialect, data: Any, folder: Path) -> Any:
+    """A copy of `data` whose FileData are downloaded into `folder` (path: the local file)."""
+    data = copy.deepcopy(data)
+    for fd in find_files(data):
+        url = dialect.file_url(fd)
+        local = await download(transport, url, folder, fd.get("orig_name") or fd["path"].split("?")[0])
+        fd.update(path=str(local), url=fd.get("url") or url)
+    return data

@@ -70,11 +70,6 @@ class AppInfo:
     protocol: str | None = None
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
 
-    @property
-    def uses_queue(self) -> bool:
-        """True when the app speaks the queue protocol (`/queue/join` + `/queue/data`)."""
-        return self.protocol in ("sse_v2", "sse_v2.1", "sse_v3")
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

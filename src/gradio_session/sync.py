@@ -6,54 +6,28 @@ alive between calls, lets many threads call at once, and works inside Jupyter's 
 
 from __future__ import annotations
 
-import atexit
-import functools
 import os
-import threading
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from anyio.from_thread import BlockingPortal, start_blocking_portal
-
-from . import session as core
+from . import aio
+from .core.runtime import runtime
 from .files import Progress
 from .models import AppInfo, CallRecord, Endpoint, Event, FileData, SessionRecord, UploadRecord
 
 T = TypeVar("T")
 
-_lock = threading.Lock()
-_portal: tuple[int, BlockingPortal, AbstractContextManager[BlockingPortal]] | None = None
-
 
 def _run(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-    """Run a coroutine function of the core on the private loop and wait for its result."""
-    global _portal
-    with _lock:
-        if _portal is None or _portal[0] != os.getpid():  # none yet, or inherited through fork
-            cm = start_blocking_portal(backend="asyncio")
-            _portal = (os.getpid(), cm.__enter__(), cm)
-        portal = _portal[1]
-    return portal.call(functools.partial(fn, *args, **kwargs))
-
-
-@atexit.register
-def _stop() -> None:
-    """At exit: close the sessions' connections (reading calls taken over from other processes
-    to their end, see `Channel.close`), then the loop."""
-    global _portal
-    with _lock:
-        if _portal is not None and _portal[0] == os.getpid():
-            _portal[1].call(core.close_channels)
-            _portal[2].__exit__(None, None, None)
-        _portal = None
+    """Run a coroutine function of the core on the process's private loop and wait for it."""
+    return runtime().run_blocking(fn, *args, **kwargs)
 
 
 class Call:
     """A call started by `Session.invoke`: event id, status, events as they come, result."""
 
-    def __init__(self, inner: core.AsyncCall) -> None:
+    def __init__(self, inner: aio.Call) -> None:
         self._inner = inner
 
     def __repr__(self) -> str:
@@ -107,7 +81,7 @@ class Call:
 class Session:
     """A named session on a Gradio app (synchronous). See `gradio_session.aio` for async."""
 
-    def __init__(self, inner: core.AsyncSession) -> None:
+    def __init__(self, inner: aio.Session) -> None:
         self._inner = inner
 
     def __repr__(self) -> str:
@@ -164,6 +138,18 @@ class Session:
         calls still running only with `force`. Returns the event ids gone (or, dry_run, to go)."""
         return self._inner.forget(event_id, completed=completed, all=all, force=force, dry_run=dry_run)
 
+    def can_detach(self, endpoint: str) -> bool:
+        """True when calls of `endpoint` can be left to the background holder."""
+        return self._inner.can_detach(endpoint)
+
+    def holder_running(self) -> bool:
+        """True when the session's background holder reads its stream."""
+        return _run(self._inner.holder_running)
+
+    def start_holder(self) -> None:
+        """Start the session's background holder if none runs; wait until it has the stream."""
+        _run(self._inner.start_holder)
+
     def upload(self, *paths: str | os.PathLike[str] | FileData | dict[str, Any],
                progress: Progress | None = None) -> list[FileData]:
         """Upload local files (streamed) and record them; URLs and FileData pass through."""
@@ -188,33 +174,33 @@ def new_session(app: str, *, name: str | None = None, download_path: str | None 
                 force: bool = False, token: str | None = None,
                 home: Path | str | None = None) -> Session:
     """Probe a Gradio app and record a new session for it (the first one becomes the default)."""
-    return Session(_run(core.new_session, app, name=name, download_path=download_path, force=force,
+    return Session(_run(aio.new_session, app, name=name, download_path=download_path, force=force,
                         token=token, home=home))
 
 
 def get_session(name: str = ".", *, home: Path | str | None = None) -> Session:
     """A session by name, id, or `.` for the default."""
-    return Session(core.get_session(name, home=home))
+    return Session(aio.get_session(name, home=home))
 
 
 def list_sessions(pattern: str = "*", *, home: Path | str | None = None) -> list[Session]:
     """Sessions whose name matches a glob pattern (`*` for all)."""
-    return [Session(s) for s in core.list_sessions(pattern, home=home)]
+    return [Session(s) for s in aio.list_sessions(pattern, home=home)]
 
 
 def set_default(session: Session | str, *, home: Path | str | None = None) -> Session:
     """Make a session the default one."""
     ref = session if isinstance(session, str) else session.id
-    return Session(core.set_default(ref, home=home))
+    return Session(aio.set_default(ref, home=home))
 
 
 def set_options(session: Session | str = ".", *, home: Path | str | None = None,
                 **options: Any) -> Session:
     """Change `max_calls`, `max_calls_policy` or `download_path` of a session."""
     ref = session if isinstance(session, str) else session.id
-    return Session(core.set_options(ref, home=home, **options))
+    return Session(aio.set_options(ref, home=home, **options))
 
 
 def remove_session(name_or_pattern: str, *, home: Path | str | None = None) -> list[str]:
     """Remove sessions by name, id or glob pattern, with their calls; returns their names."""
-    return core.remove_session(name_or_pattern, home=home)
+    return aio.remove_session(name_or_pattern, home=home)

@@ -64,11 +64,14 @@ class Response:
 
 
 class Transport:
-    """One pooled async HTTP client per app; create inside the event loop that uses it."""
+    """One pooled async HTTP client per app; create inside the event loop that uses it.
+    `http` replaces the network (an `httpx.MockTransport` in tests of faults no server makes)."""
 
-    def __init__(self, app_url: str, token: str | None = None) -> None:
+    def __init__(self, app_url: str, token: str | None = None, *,
+                 http: httpx.AsyncBaseTransport | None = None) -> None:
         self.app_url = app_url
         self._client = httpx.AsyncClient(
+            transport=http,
             timeout=httpx.Timeout(30.0, pool=None),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
             auth=OriginAuth(token, app_url) if token else None,

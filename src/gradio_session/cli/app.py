@@ -5,7 +5,6 @@ The session machinery (httpx, SQLite) is imported inside the commands, so `--hel
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 from contextlib import nullcontext
@@ -17,7 +16,7 @@ import typer
 from .output import Output
 
 if TYPE_CHECKING:
-    from ..session import AsyncSession
+    from ..aio import Session as AsyncSession
 
 app = typer.Typer(
     name="gradio-session",
@@ -39,9 +38,9 @@ class Policy(str, Enum):
 
 
 def _session(name: str | None) -> AsyncSession:
-    from ..session import get_session
+    from .. import aio
 
-    return get_session(name or ".")
+    return aio.get_session(name or ".")
 
 
 def _print_session(s: AsyncSession, json_: bool) -> None:
@@ -61,10 +60,10 @@ def new(
     """Create a session for a Gradio app (probes it first)."""
     import asyncio
 
-    from ..session import new_session
+    from .. import aio
 
     out = Output(json_)
-    s = asyncio.run(new_session(app_url, name=name, download_path=download_path, force=force, token=token))
+    s = asyncio.run(aio.new_session(app_url, name=name, download_path=download_path, force=force, token=token))
     record = s.repository.get_session(s.id)
     if json_:
         out.data(record.to_dict())
@@ -80,9 +79,9 @@ def list_(
     json_: JsonOpt = False,
 ) -> None:
     """List sessions (the default one is starred)."""
-    from ..session import open_repository
+    from .. import aio
 
-    Output(json_).sessions(open_repository().list_sessions(pattern))
+    Output(json_).sessions([s.record for s in aio.list_sessions(pattern)])
 
 
 @app.command()
@@ -98,9 +97,9 @@ def show(
 @app.command()
 def use(name: Annotated[str, typer.Argument(help="Session name or id.")]) -> None:
     """Make a session the default."""
-    from ..session import set_default
+    from .. import aio
 
-    s = set_default(name)
+    s = aio.set_default(name)
     Output().message(f"{s.name} is now the default session.")
 
 
@@ -109,9 +108,9 @@ def remove(
     pattern: Annotated[str, typer.Argument(metavar="NAME_OR_PATTERN", help="Name, id or glob pattern.")],
 ) -> None:
     """Remove sessions with their recorded calls."""
-    from ..session import remove_session
+    from .. import aio
 
-    names = remove_session(pattern)
+    names = aio.remove_session(pattern)
     Output().message(f"Removed {len(names)} session(s): {', '.join(names)}.")
 
 
@@ -124,7 +123,7 @@ def set_(
     json_: JsonOpt = False,
 ) -> None:
     """Change a session's options."""
-    from ..session import set_options
+    from .. import aio
 
     options: dict[str, Any] = {}
     if max_calls is not None:
@@ -135,7 +134,7 @@ def set_(
         options["max_calls_policy"] = max_calls_policy.value
     if download_path is not None:
         options["download_path"] = download_path or None
-    s = set_options(name, **options)
+    s = aio.set_options(name, **options)
     _print_session(s, json_)
 
 
@@ -174,7 +173,7 @@ def call(
     arrive, the result last. Ctrl+C cancels the call on the server (exit status 130)."""
     import asyncio
 
-    from ..schema import split_cli_values
+    from .. import split_cli_values
 
     if detach and (timeout is not None or max_heartbeats is not None):
         raise typer.BadParameter("--detach returns at once: it takes no --timeout or --max-heartbeats.",
@@ -184,9 +183,9 @@ def call(
     ep = s.endpoint(endpoint)
     args, kwargs = split_cli_values(ep, values or [])
     # a wait that may give up leaves the call to the holder (apps without the queue have none)
-    held = detach or (max_heartbeats is not None and s.app.uses_queue and ep.fn_index is not None)
+    held = detach or (max_heartbeats is not None and s.can_detach(endpoint))
 
-    async def run() -> Any:
+    async def run() -> tuple[Any, bool]:
         async with s:
             if held:
                 await _start_holder(out, s)
@@ -202,27 +201,23 @@ def call(
                 else:
                     out.out.print(c.event_id)
                     out.message(f"[dim]Detached. Follow it with: gradio-session result {c.event_id}[/]")
-                return None
+                return None, False
             out.message(f"[dim]event id {c.event_id}[/]")
-            return await _wait(out, c, timeout=timeout, max_heartbeats=max_heartbeats,
-                               download_path=download_path)
+            values = await _wait(out, c, timeout=timeout, max_heartbeats=max_heartbeats,
+                                 download_path=download_path)
+            return values, values != c.history()[-1].data  # files were downloaded: new paths
 
-    from ..files import find_files
-
-    result = asyncio.run(run())
+    result, downloaded = asyncio.run(run())
     if not detach:
-        out.result(result, downloaded=bool(download_path or s.record.download_path) and bool(find_files(result)))
+        out.result(result, downloaded=downloaded)
 
 
 async def _start_holder(out: Output, s: AsyncSession) -> None:
     """Have the session's background holder read its stream, saying why when that waits."""
-    from .. import holder
-
-    home = s.repository.home
-    if not holder.alive(home, s.id):
+    if not await s.holder_running():
         with out.err.status("Starting the session's background holder: it waits until no other "
                             "process reads the session's stream.", spinner="dots") if not out.json else nullcontext():
-            await holder.ensure(home, s.id, s.name)
+            await s.start_holder()
 
 
 async def _wait(out: Output, c: Any, *, timeout: float | None = None, max_heartbeats: int | None = None,
@@ -367,11 +362,12 @@ def main() -> NoReturn:
     """Entry point: a known error is one line on stderr and exit 1; a traceback only with
     GRADIO_SESSION_DEBUG=1."""
     from ..errors import GradioSessionError
+    from ..paths import debug
 
     try:
         code = app(standalone_mode=False, prog_name="gradio-session")
     except GradioSessionError as exc:
-        if os.environ.get("GRADIO_SESSION_DEBUG"):
+        if debug():
             raise
         Output().error(str(exc))
         sys.exit(1)

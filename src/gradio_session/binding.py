@@ -23,6 +23,15 @@ def find_endpoint(app: AppInfo, name: str) -> Endpoint:
     raise EndpointNotFound(key, known, difflib.get_close_matches(key, known, n=3, cutoff=0.5))
 
 
+def endpoint_or_bare(app: AppInfo, name: str) -> Endpoint:
+    """The endpoint called `name`, or a bare one of that name: a recorded call outlives changes
+    of the app's API, and is still read and cancelled by its name."""
+    try:
+        return find_endpoint(app, name)
+    except EndpointNotFound:
+        return Endpoint(name=name)
+
+
 def bind(endpoint: Endpoint, args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[Any]:
     """Positional and named values -> the full value list, server defaults filling the gaps."""
     params = endpoint.parameters

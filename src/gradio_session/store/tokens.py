@@ -9,6 +9,8 @@ import contextlib
 import os
 from pathlib import Path
 
+from .. import paths
+
 SERVICE = "gradio-session"
 
 
@@ -28,10 +30,6 @@ def _keyring() -> object | None:
     return keyring
 
 
-def _token_file(home: Path, session_id: str) -> Path:
-    return home / "tokens" / session_id
-
-
 def store(home: Path, session_id: str, token: str) -> str:
     """Keep the token for later processes; returns where: "keyring" or "file"."""
     kr = _keyring()
@@ -39,10 +37,10 @@ def store(home: Path, session_id: str, token: str) -> str:
         with contextlib.suppress(Exception):
             kr.set_password(SERVICE, session_id, token)  # type: ignore[attr-defined]
             return "keyring"
-    folder = home / "tokens"
+    path = paths.token_file(home, session_id)
+    folder = path.parent
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
-    path = _token_file(home, session_id)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token)
@@ -52,7 +50,7 @@ def store(home: Path, session_id: str, token: str) -> str:
 
 def load(home: Path, session_id: str) -> str | None:
     """The stored token of a session, or None."""
-    path = _token_file(home, session_id)
+    path = paths.token_file(home, session_id)
     if path.exists():
         return path.read_text().strip() or None
     kr = _keyring()
@@ -65,7 +63,7 @@ def load(home: Path, session_id: str) -> str | None:
 def delete(home: Path, session_id: str) -> None:
     """Forget a session's token wherever it is."""
     with contextlib.suppress(FileNotFoundError):
-        _token_file(home, session_id).unlink()
+        paths.token_file(home, session_id).unlink()
     kr = _keyring()
     if kr is not None:
         with contextlib.suppress(Exception):

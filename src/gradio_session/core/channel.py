@@ -1,0 +1,374 @@
+"""A session's connection in one event loop: the HTTP pool, the one stream reader, the stream lock.
+
+The server keeps one message queue per session, so one reader per session routes every
+`/queue/data` message to its call by event id. While this process has calls in flight it holds
+the session's stream lock. A process that finds the lock held by the session's holder joins its
+calls anyway and leaves them to the holder, following them through the repository; the holder
+(or any reader) takes over such calls as their messages reach it (`adopt`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+from ..binding import endpoint_or_bare
+from ..errors import CallCancelled, CallError, ConnectError, QueueFull, StreamError
+from ..models import TERMINAL_STATUSES, CallRecord, Endpoint, Event, SessionRecord
+from ..protocol.dialects import Dialect
+from ..protocol.messages import queue_payload
+from ..store.worker import StoreWorker
+from ..transport import Response, Transport
+from .call import AsyncCall, CallOwner
+from .follow import Follower
+from .locks import StreamLock, holder_present
+from .runtime import runtime
+from .state import CallState
+from .waiting import wait_until
+
+JOINS_IN_FLIGHT = 32  # httpcore's pool costs O(waiting x connections) per request: keep it short
+JOIN_RETRIES = 3  # a call not yet accepted (no event id) may be sent again; one with an event id never is
+EARLY_TTL = 30.0  # seconds a reader keeps messages of a call no process has recorded
+IDLE_POLL = 0.05  # seconds between looks while closing waits for calls taken over
+
+
+class Channel:
+    """A session's connection in one event loop; shared by every handle of that session."""
+
+    def __init__(self, owner: CallOwner, record: SessionRecord, store: StoreWorker, dialect: Dialect,
+                 transport: Transport) -> None:
+        self.record = record
+        self.store = store
+        self.dialect = dialect
+        self.transport = transport
+        self.holding = False  # True in the holder: keep the stream lock between calls
+        self._owner = owner  # the session of calls taken over from other processes
+        self._home = store.repository.home
+        self._stream = StreamLock(self._home, record.id)
+        self._calls: dict[str, tuple[AsyncCall, CallState]] = {}  # calls whose messages this reader routes
+        self._early: dict[str, tuple[float, list[dict[str, Any]]]] = {}  # unknown calls: first seen, messages
+        self._adopted: set[str] = set()  # event ids of calls taken over from other processes
+        self._adopting: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reader: asyncio.Task[None] | None = None
+        self._active = 0
+        self._guard = asyncio.Lock()
+        self._serial = asyncio.Lock()
+        self._sending = asyncio.Semaphore(JOINS_IN_FLIGHT)
+
+    @property
+    def busy(self) -> bool:
+        """Calls joining or in flight, or messages for calls not yet known here."""
+        return bool(self._active or self._early)
+
+    def live(self, event_id: str) -> AsyncCall | None:
+        """The call of that event id if this channel reads it."""
+        tracked = self._calls.get(event_id)
+        return tracked[0] if tracked else None
+
+    # -- the stream lock: held while calls join or are in flight, or the reader reads ------
+
+    async def _enter(self, ride: bool = True) -> bool:
+        """Take the stream lock for one more call: True. False: the holder has the stream, so
+        the call is to be left to it (only if `ride`)."""
+        async with self._guard:
+            if not await self._take_stream(ride):
+                return False
+            self._active += 1
+            return True
+
+    async def _take_stream(self, ride: bool) -> bool:
+        """Wait until this process holds the stream lock (True), or, if `ride`, until the
+        holder is found to have it (False)."""
+        async def taken_or_held() -> bool:
+            return self._stream.try_take() or (ride and await holder_present(self._home, self.record.id))
+
+        await wait_until(taken_or_held)
+        return self._stream.held
+
+    def _leave(self) -> None:
+        self._active -= 1
+        self._maybe_release()
+
+    def _maybe_release(self) -> None:
+        if self._active == 0 and self._reader is None and self._stream.held and not self.holding:
+            self._early.clear()
+            self._stream.release()
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def _new_call(self, endpoint: Endpoint, event_id: str, inputs: list[Any], started_at: float,
+                  status: str = "queued", follow: bool = False) -> tuple[AsyncCall, CallState]:
+        state = CallState(self.store, self.record.id, endpoint, event_id, self.dialect.decoder(endpoint), status)
+        follower = Follower(state, self._home) if follow else None
+        return AsyncCall(self._owner, state, inputs, started_at, follower), state
+
+    async def _recorded(self, endpoint: Endpoint, r: Response, values: list[Any], reader: str | None,
+                        follow: bool = False) -> tuple[AsyncCall, CallState]:
+        """The call the server accepted, recorded before anyone is told its event id."""
+        event_id = _event_id(r, endpoint.name)
+        call, state = self._new_call(endpoint, event_id, values, time.time(), follow=follow)
+        await self.store.run(self.store.repository.add_call, CallRecord(
+            event_id=event_id, session_id=self.record.id, endpoint=endpoint.name, inputs=values,
+            status="queued", started_at=call.started_at, reader=reader))
+        return call, state
+
+    def followed(self, record: CallRecord, events: list[Event]) -> AsyncCall:
+        """A handle on a call another process reads (or read): its recorded `events`, then
+        news from the repository."""
+        call, state = self._new_call(endpoint_or_bare(self.record.app, record.endpoint), record.event_id,
+                                     record.inputs, record.started_at, record.status, follow=True)
+        state.extend(events)
+        if record.status in TERMINAL_STATUSES:
+            state.end_from_record(record)
+        return call
+
+    def _track(self, call: AsyncCall, state: CallState) -> None:
+        """Route this call's messages here until it ends."""
+        self._calls[call.event_id] = (call, state)
+        state.when_done(lambda: self._ended(call))
+        self._replay(call.event_id)
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def join(self, endpoint: Endpoint, values: list[Any], *, detach: bool = False) -> AsyncCall:
+        """Queue a call and route its messages to the returned AsyncCall; with `detach` (or when
+        the holder has the stream) the holder reads it and the call follows the repository."""
+        sid = self.record.id
+        if detach:
+            await runtime().holders.ensure(self._home, sid, self.record.name)
+        reading = not detach and await self._enter()
+        try:
+            url, body = self.dialect.join(endpoint, values, self.record.session_hash)
+            async with self._sending:
+                r = await self.transport.request("POST", url, json=body, retries=JOIN_RETRIES)
+            call, state = await self._recorded(endpoint, r, values,
+                                               runtime().reader_id if reading else None, follow=not reading)
+        except BaseException:
+            if reading:
+                self._leave()
+            raise
+        if not reading:
+            if not await holder_present(self._home, sid):  # it left just before the call was recorded
+                await asyncio.to_thread(runtime().holders.spawn, self._home, sid)
+            return call
+        self._track(call, state)
+        return call
+
+    async def adopt(self, event_id: str | None = None) -> None:
+        """Read the calls other processes joined for the holder (all, or the one of `event_id`):
+        this process has the stream, so their messages come here."""
+        if not self._stream.held:
+            return
+        if event_id is None:  # messages of a call nobody records (forgotten meanwhile) expire
+            now = time.monotonic()
+            for old in [i for i, (first, _) in self._early.items() if now - first > EARLY_TTL]:
+                del self._early[old]
+        self._active += 1  # keep the stream while the repository answers
+        try:
+            claimed = await self.store.run(self.store.repository.claim_call, self.record.id, event_id,
+                                           runtime().reader_id)
+            for record in claimed:
+                endpoint = endpoint_or_bare(self.record.app, record.endpoint)
+                call, state = self._new_call(endpoint, record.event_id, record.inputs, record.started_at,
+                                             record.status)
+                self._adopted.add(record.event_id)
+                self._active += 1
+                self._track(call, state)
+        finally:
+            self._leave()
+
+    def _replay(self, event_id: str) -> None:
+        """Route the messages that came before their call was known here."""
+        for msg in self._early.pop(event_id, (0.0, []))[1]:
+            self._route(msg)
+
+    def _ended(self, call: AsyncCall) -> None:
+        if self._calls.pop(call.event_id, None) is None:
+            return
+        self._adopted.discard(call.event_id)
+        self._leave()
+        if call.status in ("cancelled", "timed_out"):
+            self._end_siblings(call)
+
+    def _end_siblings(self, cancelled: AsyncCall) -> None:
+        """Gradio's /cancel stops every running call of the endpoint in the session, and the
+        server says nothing of the others: end them here rather than wait forever."""
+        for other, state in list(self._calls.values()):
+            if other.endpoint == cancelled.endpoint and other.status == "running":
+                state.fail(CallCancelled(
+                    f"The call {other.event_id} of {other.endpoint} was cancelled with {cancelled.event_id}: "
+                    "Gradio's cancel stops every running call of an endpoint in a session.",
+                    event_id=other.event_id), "cancelled")
+
+    # -- the holder's side (see the holder package) ----------------------------------------
+
+    async def hold(self) -> None:
+        """Take the session's stream for good (waiting for any process reading it)."""
+        await self._take_stream(ride=False)
+        self.holding = True
+
+    async def close(self) -> None:
+        """Read the calls taken over from other processes to their end (leaving the stream
+        would make the server drop them), then stop reading, release the lock, commit."""
+        self.holding = False
+
+        async def none_adopted() -> bool:
+            return not self._adopted
+
+        await wait_until(none_adopted, first=IDLE_POLL, most=IDLE_POLL)
+        if self._reader is not None:
+            self._reader.cancel()
+            try:
+                await self._reader
+            except BaseException:  # noqa: S110 - the reader records its own end
+                pass
+        self._maybe_release()
+        await self.transport.aclose()
+        await self.store.flush()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _route(self, msg: dict[str, Any]) -> None:
+        if msg.get("msg") == "heartbeat":
+            for _, state in list(self._calls.values()):
+                state.feed(msg)
+            return
+        event_id = msg.get("event_id")
+        if not isinstance(event_id, str):
+            return
+        tracked = self._calls.get(event_id)
+        if tracked is not None:
+            tracked[1].feed(msg)
+            return
+        self._early.setdefault(event_id, (time.monotonic(), []))[1].append(msg)
+        if event_id not in self._adopting:  # joined by another process for the holder?
+            self._adopting.add(event_id)
+            self._spawn(self._adopt_one(event_id))
+
+    async def _adopt_one(self, event_id: str) -> None:
+        try:
+            await self.adopt(event_id)
+        finally:
+            self._adopting.discard(event_id)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @asynccontextmanager
+    async def _stream_of(self, url: str, params: dict[str, str] | None = None
+                         ) -> AsyncIterator[AsyncIterator[tuple[str, str]]]:
+        """An event stream of the app, or StreamError when the server refuses it."""
+        async with self.transport.sse(url, params) as (status, events):
+            if status >= 400:
+                raise StreamError(f"The server refused the event stream (HTTP {status}).")
+            yield events
+
+    async def _read(self) -> None:
+        """The session's one `/queue/data` reader; reconnects while calls are in flight."""
+        url, params = self.dialect.stream(self.record.session_hash)
+        failures = 0
+        try:
+            while self._calls:
+                try:
+                    async with self._stream_of(url, params) as events:
+                        async for _, data in events:
+                            msg = queue_payload(data)
+                            kind = msg.get("msg")
+                            if kind == "process_completed":
+                                failures = 0  # progress: a broken stream later is a new fault
+                            if kind == "close_stream":
+                                break
+                            self._route(msg)
+                            if kind == "heartbeat" and not self.busy:
+                                break  # idle: the server keeps a stream open until it is left
+                        else:
+                            if self._calls:
+                                raise StreamError("The server closed the event stream mid-call.")
+                except (StreamError, ConnectError) as exc:
+                    failures += 1
+                    if failures >= 2 or not self._calls:
+                        self._fail_all(StreamError(f"{exc} The call is lost; it is recorded as failed."))
+                    else:
+                        await asyncio.sleep(0.2)
+        except BaseException as exc:  # cancelled or a bug: no call may wait forever
+            self._fail_all(StreamError(f"The event reader stopped: {exc!r}"))
+            raise
+        finally:
+            self._reader = None
+            self._maybe_release()
+
+    def _fail_all(self, exc: StreamError) -> None:
+        for _, state in list(self._calls.values()):
+            state.fail(StreamError(str(exc)))
+
+    # -- apps without the queue -------------------------------------------------------------
+
+    async def post_call(self, endpoint: Endpoint, values: list[Any]) -> AsyncCall:
+        """The `/call/{api}` fallback for apps without the queue protocol: one call at a time."""
+        await self._serial.acquire()
+        try:
+            await self._enter(ride=False)
+        except BaseException:
+            self._serial.release()
+            raise
+        try:
+            url, body = self.dialect.call(endpoint, values, self.record.session_hash)
+            r = await self.transport.request("POST", url, json=body, retries=JOIN_RETRIES)
+            call, state = await self._recorded(endpoint, r, values, runtime().reader_id)
+        except BaseException:
+            self._leave()
+            self._serial.release()
+            raise
+        self._spawn(self._follow_call(state, self.dialect.call_stream(endpoint, call.event_id)))
+        return call
+
+    async def _follow_call(self, state: CallState, url: str) -> None:
+        try:
+            async with self._stream_of(url) as events:
+                async for name, data in events:
+                    state.feed_event(name, data)
+                    if state.done:
+                        break
+            if not state.done:
+                raise StreamError("The server closed the event stream mid-call.")
+        except (StreamError, ConnectError) as exc:
+            state.fail(StreamError(f"{exc} The call is lost; it is recorded as failed."))
+        except BaseException as exc:
+            state.fail(StreamError(f"The event reader stopped: {exc!r}"))
+            raise
+        finally:
+            self._leave()
+            self._serial.release()
+
+
+def _event_id(r: Response, endpoint: str) -> str:
+    """The event id from a join/call answer, or the right error for a refusal."""
+    body = r.json()
+    if r.status in (429, 503) or (isinstance(body, dict) and "queue is full" in str(body).lower()):
+        raise QueueFull(f"The app's queue is full (HTTP {r.status}); try {endpoint} again later.")
+    if r.status >= 400 or not isinstance(body, dict) or not isinstance(body.get("event_id"), str):
+        detail = body.get("detail") if isinstance(body, dict) else r.text[:200]
+        raise CallError(f"The app refused the call of {endpoint} (HTTP {r.status}): {detail}")
+    return str(body["event_id"])
+
+
+async def open_channel(owner: CallOwner, record: SessionRecord, store: StoreWorker, dialect: Dialect) -> Channel:
+    """The session's channel in the running event loop, made on first use (its token is read
+    from the keyring or file store off the loop)."""
+    channels = runtime().channels()
+    if record.id not in channels:
+        token = None
+        if record.has_token:
+            from ..store import tokens
+
+            token = await asyncio.to_thread(tokens.load, store.repository.home, record.id)
+        if record.id not in channels:  # another task may have made it meanwhile
+            transport = Transport(record.app_url, token, http=runtime().http)
+            channels[record.id] = Channel(owner, record, store, dialect, transport)
+    return cast(Channel, channels[record.id])

@@ -1,0 +1,133 @@
+"""What one process shares between its sessions, in one object: `runtime()`.
+
+The store worker of each repository folder, this process's reader id, the sessions'
+connections per event loop, the way to start background holders (wired by the facades), the
+network to use (tests may swap it), and the private event loop behind the sync API. A forked
+child gets a runtime of its own: threads and sockets don't cross a fork.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import functools
+import os
+import threading
+import uuid
+import weakref
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from .. import paths
+from ..errors import GradioSessionError
+from ..store.repository import Repository
+from ..store.worker import StoreWorker
+
+if TYPE_CHECKING:
+    import httpx
+    from anyio.from_thread import BlockingPortal
+
+T = TypeVar("T")
+
+
+class HolderPort(Protocol):
+    """How the core asks for a session's background holder (implemented by `holder`)."""
+
+    def spawn(self, home: Path, session_id: str) -> bool:
+        """Start a holder unless one this process started still runs; True when it started one."""
+
+    async def ensure(self, home: Path, session_id: str, name: str) -> None:
+        """Start a holder if none runs, and wait until it reads the session's stream."""
+
+    def close(self) -> None:
+        """At exit: let the holders this process started run on."""
+
+
+class Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+class Runtime:
+    """The process's shared state; get it with `runtime()`."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.reader_id = f"{self.pid}.{uuid.uuid4().hex[:8]}"  # this process, on the calls it reads
+        self.http: httpx.AsyncBaseTransport | None = None  # None: the network
+        self._holders: HolderPort | None = None
+        self._stores: dict[Path, StoreWorker] = {}
+        self._channels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Closable]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._portal: tuple[BlockingPortal, Any] | None = None
+        self._lock = threading.Lock()
+
+    def store(self, home: Path | str | None = None) -> StoreWorker:
+        """The worker of a repository folder (default: `$GRADIO_SESSION_HOME` or user data)."""
+        folder = paths.home(home)
+        with self._lock:
+            if folder not in self._stores:
+                self._stores[folder] = StoreWorker(Repository(folder))
+            return self._stores[folder]
+
+    def channels(self) -> dict[str, Closable]:
+        """The sessions' connections in the running event loop, by session id."""
+        return self._channels.setdefault(asyncio.get_running_loop(), {})
+
+    async def close_channels(self) -> None:
+        """Close every session's connection in the running event loop."""
+        for channel in self._channels.pop(asyncio.get_running_loop(), {}).values():
+            await channel.close()
+
+    @property
+    def holders(self) -> HolderPort:
+        if self._holders is None:
+            raise GradioSessionError("No background holder is available here: use gradio_session or "
+                                     "gradio_session.aio, which provide it.")
+        return self._holders
+
+    def use_holders(self, holders: HolderPort) -> None:
+        if self._holders is None:
+            self._holders = holders
+
+    def run_blocking(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """Run a coroutine function on the process's private loop thread and wait for it: one
+        loop for the sync API keeps connections and stream readers alive between calls."""
+        with self._lock:
+            if self._portal is None:
+                from anyio.from_thread import start_blocking_portal
+
+                cm = start_blocking_portal(backend="asyncio")
+                self._portal = (cm.__enter__(), cm)
+            portal = self._portal[0]
+        return portal.call(functools.partial(fn, *args, **kwargs))
+
+    def shutdown(self) -> None:
+        """At exit: close the private loop's connections (calls taken over from other
+        processes are read to their end first), stop the loop, commit what is queued."""
+        if os.getpid() != self.pid:
+            return
+        with self._lock:
+            portal, self._portal = self._portal, None
+        if portal is not None:
+            portal[0].call(self.close_channels)
+            portal[1].__exit__(None, None, None)
+        for store in list(self._stores.values()):
+            store.close()
+        if self._holders is not None:
+            self._holders.close()
+
+
+_current: Runtime | None = None
+_current_lock = threading.Lock()
+
+
+def runtime() -> Runtime:
+    """This process's runtime (a new one after a fork)."""
+    global _current
+    with _current_lock:
+        if _current is None or _current.pid != os.getpid():
+            _current = Runtime()
+            atexit.register(_current.shutdown)
+        return _current

@@ -1,0 +1,278 @@
+"""A named session as the async API hands it out: one app, one Gradio session_hash, its calls.
+
+Its connection in the running loop is a `Channel`; its records go through the store worker,
+so nothing here blocks the event loop on the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from .. import files
+from ..binding import bind, find_endpoint
+from ..errors import CallError, CallNotFound, GradioSessionError, MaxCallsReached
+from ..models import TERMINAL_STATUSES, AppInfo, CallRecord, Endpoint, FileData, SessionRecord, UploadRecord
+from ..protocol.dialects import dialect_for
+from ..store.repository import Repository
+from ..store.worker import StoreWorker
+from .call import CANCEL_WAIT, AsyncCall
+from .channel import Channel, open_channel
+from .locks import StreamLock, holder_present
+from .runtime import runtime
+from .waiting import wait_until
+
+
+class AsyncSession:
+    """A named session: one app, one Gradio session_hash, its calls recorded in the repository."""
+
+    def __init__(self, record: SessionRecord, store: StoreWorker) -> None:
+        self.record = record
+        self.store = store
+        self.dialect = dialect_for(record.app, record.api_url)
+
+    def __repr__(self) -> str:
+        return f"<Session {self.name!r} {self.record.app_url}>"
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def app(self) -> AppInfo:
+        return self.record.app
+
+    @property
+    def repository(self) -> Repository:
+        return self.store.repository
+
+    def endpoint(self, name: str) -> Endpoint:
+        """The endpoint called `name` (leading slash optional)."""
+        return find_endpoint(self.record.app, name)
+
+    def can_detach(self, endpoint: str) -> bool:
+        """True when calls of `endpoint` can be left to the background holder (the app speaks
+        the queue protocol: another process can read them)."""
+        return self.dialect.queued(self.endpoint(endpoint))
+
+    async def _channel(self) -> Channel:
+        return await open_channel(self, self.record, self.store, self.dialect)
+
+    # -- calls ----------------------------------------------------------------------------
+
+    async def invoke(self, endpoint: str, *args: Any, **kwargs: Any) -> AsyncCall:
+        """Start a call; returns as soon as the server gave it an event id."""
+        return await self._start(endpoint, args, kwargs, detach=False)
+
+    async def detach(self, endpoint: str, *args: Any, **kwargs: Any) -> AsyncCall:
+        """Start a call that outlives this process: the session's background holder reads it
+        and records its events (find it again with `get_call`)."""
+        return await self._start(endpoint, args, kwargs, detach=True)
+
+    async def _start(self, endpoint: str, args: tuple[Any, ...], kwargs: dict[str, Any], *,
+                     detach: bool) -> AsyncCall:
+        ep = self.endpoint(endpoint)
+        values = bind(ep, args, kwargs)
+        await self._make_room()
+        values = await self._file_values(ep, values)
+        channel = await self._channel()
+        if self.dialect.queued(ep):
+            return await channel.join(ep, values, detach=detach)
+        if detach:
+            raise CallError(f"Calls of {ep.name} can't be detached: the app does not speak the queue "
+                            "protocol, so no other process can read them.")
+        return await channel.post_call(ep, values)
+
+    async def call(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        """Call an endpoint and wait for its result (the output list)."""
+        return await (await self.invoke(endpoint, *args, **kwargs)).result()
+
+    def calls(self, status: str | None = None) -> list[CallRecord]:
+        """The session's recorded calls, oldest first (only those of `status` if given)."""
+        return self.repository.list_calls(self.id, status)
+
+    async def get_call(self, event_id: str) -> AsyncCall:
+        """A call of this session by event id, from any process: its recorded events, then the
+        live ones (read from the repository as the process holding the stream records them)."""
+        channel = await self._channel()
+        live = channel.live(event_id)
+        if live is not None:
+            return live
+        record, events = await self.store.run(self.repository.call_news, self.id, event_id, 0)
+        if record is None:
+            raise self._no_call(event_id)
+        return channel.followed(record, events)
+
+    def get_call_record(self, event_id: str) -> CallRecord:
+        """The recorded call of that event id, or CallNotFound naming this session."""
+        record = self.repository.get_call(self.id, event_id)
+        if record is None:
+            raise self._no_call(event_id)
+        return record
+
+    def _no_call(self, event_id: str) -> CallNotFound:
+        return CallNotFound(f"No call {event_id!r} in session {self.name!r}. "
+                            "List its calls with `gradio-session calls`.")
+
+    def forget(self, event_id: str | None = None, *, completed: bool = False, all: bool = False,
+               force: bool = False, dry_run: bool = False) -> list[str]:
+        """Forget recorded calls: one by event id, the finished ones (`completed`) or `all`;
+        calls still running only with `force`. Returns the event ids gone (or, dry_run, to go)."""
+        if (event_id is not None) + completed + all != 1:
+            raise GradioSessionError("Forget one call by event id, or the completed calls, or all calls.")
+        if event_id is not None:
+            record = self.get_call_record(event_id)
+            if record.status not in TERMINAL_STATUSES and not force:
+                raise CallError(f"The call {event_id} is still {record.status}: cancel it first, or "
+                                "forget it with force.", event_id=event_id)
+        statuses = None if force and not completed else TERMINAL_STATUSES
+        return self.repository.forget_calls(self.id, event_id=event_id, statuses=statuses, dry_run=dry_run)
+
+    async def cancel(self, event_id: str) -> bool:
+        """Cancel a call of this session by event id, from any process; False if it had ended."""
+        live = (await self._channel()).live(event_id)
+        if live is not None:
+            return await live.cancel()
+        record = await self.store.run(self.repository.get_call, self.id, event_id)
+        if record is None:
+            raise self._no_call(event_id)
+        if record.status in TERMINAL_STATUSES:
+            return False
+        await self.post_cancel(self.endpoint(record.endpoint), event_id)
+        # The process reading the session's stream records the end; if none does, record it here.
+        stream, unread = StreamLock(self.repository.home, self.id), False
+
+        async def settled() -> bool:
+            nonlocal unread
+            if stream.free():
+                unread = True
+                return True
+            now = await self.store.run(self.repository.get_call, self.id, event_id)
+            return now is None or now.status in TERMINAL_STATUSES
+
+        if await wait_until(settled, first=0.1, most=0.1, timeout=CANCEL_WAIT) and not unread:
+            return True
+        await self.store.run(self.repository.set_call_status, self.id, event_id, "cancelled",
+                             finished_at=time.time(),
+                             error=f"The call {event_id} of {record.endpoint} was cancelled.")
+        return True
+
+    async def post_cancel(self, endpoint: Endpoint, event_id: str) -> None:
+        """Ask the server to stop a call (the end arrives on its stream)."""
+        request = self.dialect.cancel(endpoint, event_id, self.record.session_hash)
+        if request is None:
+            raise CallError(f"Calls of {endpoint.name} can't be cancelled: the app does not speak the "
+                            "queue protocol.", event_id=event_id)
+        url, body = request
+        r = await (await self._channel()).transport.request("POST", url, json=body)
+        if r.status >= 400:
+            raise CallError(f"The app refused to cancel {event_id} (HTTP {r.status}): {r.text[:200]}",
+                            event_id=event_id)
+
+    async def _make_room(self) -> None:
+        """Apply max_calls before a new call: refuse, warn, or forget the oldest finished calls."""
+        max_calls, policy, count = await self.store.run(self.repository.call_limit, self.id)
+        if not max_calls or count < max_calls:
+            return
+        over = count - max_calls + 1
+        if policy == "warning":
+            warnings.warn(f"Session {self.name!r} holds {count} calls (max_calls {max_calls}).", stacklevel=3)
+        elif policy == "remove":
+            gone = await self.store.run(self.repository.forget_calls, self.id, statuses=TERMINAL_STATUSES,
+                                        limit=over)
+            if len(gone) < over:
+                raise MaxCallsReached(f"Session {self.name!r} is at max_calls ({max_calls}) and its calls "
+                                      "are still running: none can be forgotten yet.")
+        else:
+            raise MaxCallsReached(f"Session {self.name!r} holds {count} calls, its max_calls is {max_calls}. "
+                                  "Forget calls, raise --max-calls, or set --max-calls-policy remove.")
+
+    # -- the background holder -----------------------------------------------------------
+
+    async def holder_running(self) -> bool:
+        """True when the session's background holder reads its stream."""
+        return await holder_present(self.repository.home, self.id)
+
+    async def start_holder(self) -> None:
+        """Start the session's background holder if none runs, and wait until it has the
+        stream (after any process reading it now is done)."""
+        await runtime().holders.ensure(self.repository.home, self.id, self.name)
+
+    # -- files ----------------------------------------------------------------------------
+
+    async def upload(self, *paths: str | os.PathLike[str] | FileData | dict[str, Any],
+                     progress: files.Progress | None = None) -> list[FileData]:
+        """Upload local files (streamed, one request) and record them; URLs and FileData pass
+        through. Every local file is checked before anything is sent."""
+        specs = [files.as_upload(p) for p in paths]
+        return [FileData.from_dict(fd) for fd in await self._upload_specs(specs, progress)]
+
+    def uploads(self) -> list[UploadRecord]:
+        """The files uploaded through this session, oldest first."""
+        return self.repository.list_uploads(self.id)
+
+    async def _upload_specs(self, specs: list[Path | dict[str, Any]],
+                            progress: files.Progress | None = None) -> list[dict[str, Any]]:
+        """Local Paths -> uploaded FileData dicts (each path once); dicts are kept."""
+        local = list(dict.fromkeys(s for s in specs if isinstance(s, Path)))
+        done: dict[Path, dict[str, Any]] = {}
+        if local:
+            sent = await files.upload((await self._channel()).transport, self.dialect, local, progress)
+            now = time.time()
+            await self.store.run(self.repository.add_uploads, [
+                UploadRecord(self.id, str(p), fd.size or 0, sha, fd.path, now) for p, (fd, sha) in zip(local, sent)
+            ])
+            done = {p: fd.to_dict() for p, (fd, _) in zip(local, sent)}
+        return [done[s] if isinstance(s, Path) else s for s in specs]
+
+    async def _file_values(self, ep: Endpoint, values: list[Any]) -> list[Any]:
+        """File parameters: local paths are uploaded, URLs and FileData wrapped, before the call."""
+        slots: list[tuple[int, bool, int]] = []  # (value index, takes a list, how many files)
+        specs: list[Path | dict[str, Any]] = []
+        for i, (p, v) in enumerate(zip(ep.parameters, values)):
+            if p.file is None or v is None:
+                continue
+            many = p.file == "many"
+            items = list(v) if many and isinstance(v, (list, tuple)) else [v]
+            slots.append((i, many, len(items)))
+            specs.extend(files.as_upload(x) for x in items)
+        if not slots:
+            return values
+        sent = iter(await self._upload_specs(specs))
+        for i, many, count in slots:
+            chunk = [next(sent) for _ in range(count)]
+            values[i] = chunk if many else chunk[0]
+        return values
+
+    async def download_folder(self, download_path: str | Path | None) -> Path | None:
+        """Where a result's files go: `download_path`, else the session's folder as recorded
+        now (another process may have set it), else None (files keep their URL)."""
+        if not download_path:
+            download_path = (await self.store.run(self.repository.get_session, self.id)).download_path
+        return Path(download_path).expanduser().resolve() if download_path else None
+
+    async def download(self, data: Any, folder: Path) -> Any:
+        """A copy of `data` whose files are downloaded into `folder`."""
+        return await files.download_all((await self._channel()).transport, self.dialect, data, folder)
+
+    async def aclose(self) -> None:
+        """Close this session's connection in the running event loop (pending calls fail).
+        Calls this process took over from others are read to their end first: leaving the
+        stream would make the server drop them."""
+        channel = runtime().channels().pop(self.id, None)
+        if channel is not None:
+            await channel.close()
+        await self.store.flush()
+
+    async def __aenter__(self) -> AsyncSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

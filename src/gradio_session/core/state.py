@@ -1,0 +1,152 @@
+"""One call's state in this process: its events, status and outcome, each change recorded.
+
+The stream reader (`channel.py`) or the repository follower (`follow.py`) feeds it; the user's
+`AsyncCall` (`call.py`) reads it. An event and the status it brings are recorded together, so
+another process that sees a final status also sees the final event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import AppError, CallCancelled, CallError, CallTimeout, GradioSessionError, StreamError
+from ..models import CallRecord, Endpoint, Event
+from ..protocol.messages import TERMINAL_EVENTS, EventDecoder, error_message
+from ..store.worker import StoreWorker
+
+STATUS_OF = {"started": "running", "generating": "running", "progress": "running", "complete": "complete",
+             "error": "error", "cancelled": "cancelled", "timed_out": "timed_out"}
+
+
+class CallState:
+    """Events, status and failure of one call; `when_done` callbacks run as it ends."""
+
+    def __init__(self, store: StoreWorker, session_id: str, endpoint: Endpoint, event_id: str,
+                 decoder: EventDecoder, status: str = "queued") -> None:
+        self.store = store
+        self.session_id = session_id
+        self.endpoint = endpoint
+        self.event_id = event_id
+        self.status = status
+        self.events: list[Event] = []
+        self.failure: GradioSessionError | None = None
+        self.done = False
+        self.ending: str | None = None  # "cancelled" or "timed_out" once a cancel was sent
+        self._decoder = decoder
+        self._changed = asyncio.Event()
+        self._on_done: list[Callable[[], None]] = []
+
+    def when_done(self, fn: Callable[[], None]) -> None:
+        self._on_done.append(fn)
+
+    async def changed(self) -> None:
+        """Wait for the next change (call right after looking at the state)."""
+        self._changed.clear()
+        await self._changed.wait()
+
+    # -- errors -------------------------------------------------------------------------------
+
+    def app_error(self, message: str | None) -> AppError:
+        return AppError(message, endpoint=self.endpoint.name, event_id=self.event_id)
+
+    def stop_error(self, status: str) -> CallError:
+        """The error of a call ended by a cancel: ours (`cancelled`) or a timeout's."""
+        where = f"The call {self.event_id} of {self.endpoint.name}"
+        if status == "timed_out":
+            return CallTimeout(f"{where} timed out; it was cancelled on the server.", event_id=self.event_id)
+        return CallCancelled(f"{where} was cancelled.", event_id=self.event_id)
+
+    # -- fed by the stream reader ----------------------------------------------------------
+
+    def feed(self, msg: dict[str, Any]) -> None:
+        """One `/queue/data` message of this call."""
+        try:
+            decoded = self._decoder.queue_message(msg)
+        except StreamError as exc:
+            self.fail(exc)
+            return
+        if decoded is not None:
+            self.add(*decoded)
+
+    def feed_event(self, name: str, raw: str) -> None:
+        """One event of the `/call/{api}/{event_id}` stream."""
+        try:
+            self.add(*EventDecoder.call_event(name, raw))
+        except StreamError as exc:
+            self.fail(exc)
+
+    def add(self, name: str, data: Any) -> None:
+        if self.done:
+            return
+        if name == "cancelled":
+            name = self.ending or "cancelled"
+        event = Event(num=len(self.events) + 1, ts=time.time(), name=name, data=data)
+        status = STATUS_OF.get(name)
+        error = None
+        if name in ("cancelled", "timed_out"):
+            self.failure = self.stop_error(name)
+        elif name == "error":
+            self.failure = self.app_error(error_message(data))
+        if self.failure is not None:
+            error = str(self.failure)
+        self.events.append(event)
+        if status:
+            self.status = status
+        finished = name in TERMINAL_EVENTS
+        self.store.record(self.store.repository.add_event, self.session_id, self.event_id, event,
+                          status=status, error=error, finished=finished)
+        self._settle(finished)
+
+    def fail(self, exc: GradioSessionError, status: str = "failed") -> None:
+        """The stream died or lied (or a cancel got no answer): the call ends with `status`,
+        recorded with the reason."""
+        if self.done:
+            return
+        if isinstance(exc, CallError) and exc.event_id is None:
+            exc.event_id = self.event_id
+        self.failure, self.status = exc, status
+        self.store.record(self.store.repository.set_call_status, self.session_id, self.event_id, status,
+                          error=str(exc), finished_at=time.time())
+        self._settle(True)
+
+    def expire(self) -> None:
+        """A heartbeat-limited wait gave up: say so, unless the call ended meanwhile."""
+        self.status = "heartbeat_expired"
+        self.store.record(self.store.repository.set_call_status, self.session_id, self.event_id,
+                          "heartbeat_expired", if_running=True)
+
+    def correct(self, status: str) -> None:
+        """Another process recorded a cancel that was our timeout: record the right end."""
+        self.status, self.failure = status, self.stop_error(status)
+        self.store.record(self.store.repository.set_call_status, self.session_id, self.event_id, status)
+
+    # -- fed by the repository (another process reads the stream) --------------------------
+
+    def extend(self, events: list[Event]) -> None:
+        if events:
+            self.events.extend(events)
+            self._changed.set()
+
+    def end_from_record(self, record: CallRecord | None) -> None:
+        """A followed call ended in another process: take its outcome from the repository."""
+        self.status = record.status if record else "forgotten"
+        last = self.events[-1] if self.events else None
+        reason = (record.error if record else None) or f"The call {self.event_id} was forgotten."
+        if self.status == "error":
+            self.failure = self.app_error(error_message(last.data) if last and last.name == "error" else reason)
+        elif self.status in ("cancelled", "timed_out"):
+            self.failure = self.stop_error(self.status)
+        elif self.status != "complete":
+            self.failure = StreamError(reason, event_id=self.event_id)
+        self._settle(True)
+
+    def _settle(self, finished: bool) -> None:
+        if finished:
+            self.done = True
+            for fn in self._on_done:
+                fn()
+            self._on_done.clear()
+        self._changed.set()

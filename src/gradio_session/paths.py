@@ -1,0 +1,58 @@
+"""Every place on disk and every environment variable, named in one spot. No I/O.
+
+    <home>/sessions.db                   the repository (SQLite)
+    <home>/locks/<session>.lock          held by the process that reads the session's stream
+    <home>/locks/<session>.holder.lock   held by the session's background holder while it runs
+    <home>/holders/<session>.log         the holder's error log
+    <home>/tokens/<session>              a token, when no OS keyring is available (0600)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_ENV = "GRADIO_SESSION_HOME"  # the repository folder
+HOLDER_IDLE_ENV = "GRADIO_SESSION_HOLDER_IDLE"  # seconds a holder stays with nothing to read
+DEBUG_ENV = "GRADIO_SESSION_DEBUG"  # set: the CLI shows tracebacks
+HOLDER_IDLE = 10.0
+
+
+def home(override: Path | str | None = None) -> Path:
+    """`override`, else `$GRADIO_SESSION_HOME`, else the user's data directory for the app."""
+    if override is not None:
+        return Path(override)
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("gradio-session", appauthor=False))
+
+
+def database(home: Path) -> Path:
+    return home / "sessions.db"
+
+
+def stream_lock(home: Path, session_id: str) -> Path:
+    return home / "locks" / f"{session_id}.lock"
+
+
+def holder_lock(home: Path, session_id: str) -> Path:
+    return home / "locks" / f"{session_id}.holder.lock"
+
+
+def holder_log(home: Path, session_id: str) -> Path:
+    return home / "holders" / f"{session_id}.log"
+
+
+def token_file(home: Path, session_id: str) -> Path:
+    return home / "tokens" / session_id
+
+
+def holder_idle() -> float:
+    return float(os.environ.get(HOLDER_IDLE_ENV, HOLDER_IDLE))
+
+
+def debug() -> bool:
+    return bool(os.environ.get(DEBUG_ENV))
