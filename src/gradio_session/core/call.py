@@ -18,7 +18,8 @@ CANCEL_WAIT = 5.0  # seconds the server gets to end a cancelled call's stream
 class CallOwner(Protocol):
     """What a call needs of its session (`session.AsyncSession`)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def post_cancel(self, endpoint: Endpoint, event_id: str) -> None: ...
 

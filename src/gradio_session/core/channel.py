@@ -29,9 +29,10 @@ from .runtime import runtime
 from .state import CallState
 from .waiting import wait_until
 
-JOINS_IN_FLIGHT = 32  # httpcore's pool costs O(waiting x connections) per request: keep it short
+STARTING = 8  # calls of a session being started (bound, uploaded, joined) at once, per loop
 JOIN_RETRIES = 3  # a call not yet accepted (no event id) may be sent again; one with an event id never is
 EARLY_TTL = 30.0  # seconds a reader keeps messages of a call no process has recorded
+YIELD_EVERY = 16  # messages the reader routes before it lets other tasks run
 IDLE_POLL = 0.05  # seconds between looks while closing waits for calls taken over
 
 
@@ -57,7 +58,9 @@ class Channel:
         self._active = 0
         self._guard = asyncio.Lock()
         self._serial = asyncio.Lock()
-        self._sending = asyncio.Semaphore(JOINS_IN_FLIGHT)
+        # calls being started at once: bounds the work a burst of calls puts on the loop at a
+        # time, and httpcore's pool, which costs O(waiting x connections) per request
+        self.starting = asyncio.Semaphore(STARTING)
 
     @property
     def busy(self) -> bool:
@@ -143,8 +146,7 @@ class Channel:
         reading = not detach and await self._enter()
         try:
             url, body = self.dialect.join(endpoint, values, self.record.session_hash)
-            async with self._sending:
-                r = await self.transport.request("POST", url, json=body, retries=JOIN_RETRIES)
+            r = await self.transport.request("POST", url, json=body, retries=JOIN_RETRIES)
             call, state = await self._recorded(endpoint, r, values,
                                                runtime().reader_id if reading else None, follow=not reading)
         except BaseException:
@@ -272,12 +274,15 @@ class Channel:
     async def _read(self) -> None:
         """The session's one `/queue/data` reader; reconnects while calls are in flight."""
         url, params = self.dialect.stream(self.record.session_hash)
-        failures = 0
+        failures = routed = 0
         try:
             while self._calls:
                 try:
                     async with self._stream_of(url, params) as events:
                         async for _, data in events:
+                            routed += 1
+                            if routed % YIELD_EVERY == 0:
+                                await asyncio.sleep(0)  # a burst of buffered messages: let others run
                             msg = queue_payload(data)
                             kind = msg.get("msg")
                             if kind == "process_completed":

@@ -80,15 +80,16 @@ class AsyncSession:
                      detach: bool) -> AsyncCall:
         ep = self.endpoint(endpoint)
         values = bind(ep, args, kwargs)
-        await self._make_room()
-        values = await self._file_values(ep, values)
-        channel = await self._channel()
-        if self.dialect.queued(ep):
-            return await channel.join(ep, values, detach=detach)
-        if detach:
+        if detach and not self.dialect.queued(ep):
             raise CallError(f"Calls of {ep.name} can't be detached: the app does not speak the queue "
                             "protocol, so no other process can read them.")
-        return await channel.post_call(ep, values)
+        channel = await self._channel()
+        async with channel.starting:
+            await self._make_room()
+            values = await self._file_values(ep, values)
+            if self.dialect.queued(ep):
+                return await channel.join(ep, values, detach=detach)
+            return await channel.post_call(ep, values)
 
     async def call(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
         """Call an endpoint and wait for its result (the output list)."""

@@ -155,7 +155,8 @@ class Database:
         """Writes of this thread inside the block share one transaction, begun at the first
         write and committed at the end (rolled back whole on any error)."""
         db = self._connection()
-        self._local.batch = begun = []
+        begun: list[bool] = []
+        self._local.batch = begun
         try:
             yield
         except BaseException:
