@@ -28,8 +28,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 class AppServer:
     """A Gradio app in its own process; `stop()` kills it (also mid-call, for fault tests)."""
 
-    def __init__(self, script: Path, *args: str) -> None:
-        self.port = free_port()
+    def __init__(self, script: Path, *args: str, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, str(script), str(self.port), *args],

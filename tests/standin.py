@@ -45,14 +45,18 @@ def stream(mode: str, event_id: str, output: object = None) -> bytes:
 
 @contextmanager
 def standin(mode: str, auth_seen: list[str | None] | None = None, *, output: object = None,
-            host: str = "127.0.0.1") -> Iterator[str]:
+            host: str = "127.0.0.1", paths: list[str] | None = None) -> Iterator[str]:
     """Serve the stand-in on a free port of `host`; yields its URL. Each request's
-    Authorization header (or None) is appended to auth_seen. In mode "result" a call's
+    Authorization header (or None) is appended to auth_seen, its path to `paths`. Like a real
+    Gradio, a reopened `/queue/data` stream has nothing more for a call whose stream was torn:
+    it answers `close_stream`. In mode "result" a call's
     result is `output`, and `/gradio_api/file=...` serves FILE_BODY ("torn_file": cut short);
     "busy" answers the first two POSTs with 503, then works as "result"."""
     joined: list[str] = []
     refused: list[str] = []
     seen = auth_seen if auth_seen is not None else []
+    requested = paths if paths is not None else []
+    streamed: set[str] = set()  # calls whose stream was sent once
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def _json(self, status: int, body: object) -> None:
@@ -65,6 +69,7 @@ def standin(mode: str, auth_seen: list[str | None] | None = None, *, output: obj
 
         def do_GET(self) -> None:
             seen.append(self.headers.get("Authorization"))
+            requested.append(self.path.split("?")[0])
             if self.path == "/config":
                 self._json(200, CONFIG)
             elif self.path == "/gradio_api/info":
@@ -73,7 +78,12 @@ def standin(mode: str, auth_seen: list[str | None] | None = None, *, output: obj
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                self.wfile.write(stream(mode, joined[-1] if joined else "none", output))
+                event_id = joined[-1] if joined else "none"
+                if event_id in streamed:
+                    self.wfile.write(b'data: {"msg": "close_stream"}\n\n')
+                else:
+                    streamed.add(event_id)
+                    self.wfile.write(stream(mode, event_id, output))
             elif self.path.startswith("/gradio_api/file="):
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(FILE_BODY) * (1000 if mode == "torn_file" else 1)))
@@ -84,6 +94,7 @@ def standin(mode: str, auth_seen: list[str | None] | None = None, *, output: obj
 
         def do_POST(self) -> None:
             seen.append(self.headers.get("Authorization"))
+            requested.append(self.path.split("?")[0])
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             if mode == "full" or (mode == "busy" and len(refused) < 2):
                 refused.append(self.path)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import gradio_session as gs
-from conftest import AppServer, cli, wait_for
+from conftest import DEMO_APP, AppServer, cli, wait_for
 from standin import standin
 
 
@@ -21,11 +23,29 @@ def test_server_killed_mid_stream_fails_the_call(fresh_app: AppServer) -> None:
         if event.name == "started":
             break
     fresh_app.stop()
-    with pytest.raises(gs.StreamError, match="recorded as failed"):
+    with pytest.raises(gs.StreamError, match="no longer has the call .*: it is lost"):
         c.result()
     (record,) = s.calls()
     assert record.status == "failed" and record.finished_at and "lost" in (record.error or "")
     assert c.status == "failed"
+
+
+def test_server_restarted_mid_call(fresh_app: AppServer) -> None:
+    """The app is killed mid-call and a new process takes its port: the call fails clearly
+    (the new server never heard of it), the session stays usable, the next call works."""
+    s = gs.new_session(fresh_app.url, name="restarted")
+    c = s.invoke("slow", 30)
+    for event in c.events():
+        if event.name == "started":
+            break
+    fresh_app.stop()
+    with AppServer(DEMO_APP, port=fresh_app.port):
+        with pytest.raises(gs.StreamError, match="it is lost"):
+            c.result(timeout=60)
+        assert s.call("echo", "back", 1) == ["back"]
+        r = cli("call", "echo", "cli", "--session", "restarted")
+        assert r.returncode == 0 and r.stdout.strip() == "cli", r.stderr
+    assert [c.status for c in s.calls()] == ["failed", "complete", "complete"]
 
 
 def test_cli_server_killed_mid_stream(fresh_app: AppServer) -> None:
@@ -43,20 +63,26 @@ def test_cli_server_killed_mid_stream(fresh_app: AppServer) -> None:
     assert cli("calls", "--session", "dying", "--json").returncode == 0
 
 
-@pytest.mark.parametrize("mode, match", [
-    ("garbage", "Malformed"),
-    ("torn", "closed the event stream mid-call"),
-    ("bad_diff", "Unknown diff operation"),
+@pytest.mark.parametrize("mode, match, reads", [
+    ("garbage", r"Malformed.*no longer has the call ev0: it is lost", 5),
+    ("torn", r"closed the event stream mid-call.*no longer has the call ev0: it is lost", 5),
+    ("bad_diff", "Unknown diff operation", 1),
 ])
-def test_broken_streams_fail_cleanly(mode: str, match: str) -> None:
-    with standin(mode) as url:
+def test_broken_streams_fail_cleanly(mode: str, match: str, reads: int) -> None:
+    """A stream torn or garbled after the call's first event, where the server then has nothing
+    more for it (a reopened stream says `close_stream`): a few reopens, then the call is lost."""
+    paths: list[str] = []
+    with standin(mode, paths=paths) as url:
         s = gs.new_session(url, name=mode)
         with pytest.raises(gs.StreamError, match=match):
             s.call("echo", "x")
         (record,) = s.calls()
         assert record.status == "failed"
-        r = cli("call", "echo", "x", "--session", mode)
-        assert r.returncode == 1 and "Traceback" not in r.stderr and match in r.stderr
+        # the first stream, at once a reopen (it brought news), then three with growing waits
+        assert paths.count("/gradio_api/queue/data") == reads
+        r = cli("call", "echo", "x", "--session", mode, timeout=30)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert "lost" in r.stderr or "Unknown diff" in r.stderr
 
 
 def test_queue_full_is_refused_clearly() -> None:
@@ -80,7 +106,7 @@ def test_repository_unreadable_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
 
 def test_a_refused_event_stream_through_an_injected_transport(monkeypatch: pytest.MonkeyPatch) -> None:
     """The network swapped for an `httpx.MockTransport` (a fault no real server makes on demand:
-    `/queue/data` answering 500 each time): the call fails clearly, after one reopen."""
+    `/queue/data` answering 500 each time): the call fails clearly after three reopens."""
     import httpx
 
     from gradio_session.core.runtime import runtime
@@ -100,7 +126,72 @@ def test_a_refused_event_stream_through_an_injected_transport(monkeypatch: pytes
 
     monkeypatch.setattr(runtime(), "http", httpx.MockTransport(handler))
     s = gs.new_session("http://mock.invalid", name="mock")
-    with pytest.raises(gs.StreamError, match="refused the event stream .HTTP 500.*lost"):
+    with pytest.raises(gs.StreamError, match="refused the event stream .HTTP 500.*it is lost"):
         s.call("echo", "x")
     assert [c.status for c in s.calls()] == ["failed"]
-    assert seen.count("/gradio_api/queue/data") == 2  # one reopen, then the call is failed
+    assert seen.count("/gradio_api/queue/data") == 4  # three reopens, none of them at once, then lost
+
+
+def _mock_app(join: Any) -> Any:
+    """A MockTransport handler speaking the stand-in's app; `join(n)` answers the n-th join."""
+    import httpx
+
+    from standin import CONFIG, INFO
+
+    joins: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/config":
+            return httpx.Response(200, json=CONFIG)
+        if path == "/gradio_api/info":
+            return httpx.Response(200, json=INFO)
+        if path == "/gradio_api/queue/join":
+            joins.append(1)
+            return join(len(joins), request)
+        if path == "/gradio_api/queue/data":
+            done = {"msg": "process_completed", "event_id": "ev1", "success": True, "output": {"data": ["x"]}}
+            return httpx.Response(200, headers={"content-type": "text/event-stream"},
+                                  content=f"data: {json.dumps(done)}\n\n".encode())
+        return httpx.Response(404)
+
+    handler.joins = joins  # type: ignore[attr-defined]
+    return handler
+
+
+def test_a_join_that_never_reached_the_app_is_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from gradio_session.core.runtime import runtime
+
+    def join(n: int, request: httpx.Request) -> httpx.Response:
+        if n == 1:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(200, json={"event_id": "ev1"})
+
+    handler = _mock_app(join)
+    monkeypatch.setattr(runtime(), "http", httpx.MockTransport(handler))
+    s = gs.new_session("http://mock.invalid", name="refused-once")
+    assert s.call("echo", "x") == ["x"]
+    assert len(handler.joins) == 2 and [c.status for c in s.calls()] == ["complete"]
+
+
+def test_a_join_whose_answer_was_lost_is_never_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request went out, the connection died before the answer: the app may be running the
+    call, so it is not sent again; the user is told, and the attempt is recorded."""
+    import httpx
+
+    from gradio_session.core.runtime import runtime
+
+    def join(n: int, request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+
+    handler = _mock_app(join)
+    monkeypatch.setattr(runtime(), "http", httpx.MockTransport(handler))
+    s = gs.new_session("http://mock.invalid", name="lost-answer")
+    with pytest.raises(gs.CallMayHaveStarted, match="may have started. It was not sent again"):
+        s.call("echo", "x")
+    assert len(handler.joins) == 1
+    (record,) = s.calls()
+    assert record.status == "failed" and record.event_id.startswith("unanswered-")
+    assert "may have started" in (record.error or "")

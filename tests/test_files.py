@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import gradio_session as gs
-from conftest import APPS, AppServer, cli, json_lines
+from conftest import APPS, AppServer, cli, free_port, json_lines
 from gradio_session.files import safe_name
 from standin import FILE_BODY, standin
 
@@ -203,6 +203,25 @@ def test_token_is_not_sent_to_another_host(tmp_path: Path) -> None:
     assert Path(local["path"]).read_bytes() == FILE_BODY == Path(far["path"]).read_bytes()
     assert other_seen == [None]  # the remote file was fetched, without the token
     assert app_seen and all(h == "Bearer s3cret" for h in app_seen)
+
+
+def test_result_file_url_on_another_host_is_used_then_the_app_route(tmp_path: Path) -> None:
+    """A FileData `url` on a CDN-like host is fetched from there (without the token); one that
+    fails (a proxy's public address that is down) falls back to the app's own `/file=` route."""
+    cdn_seen: list[str | None] = []
+    app_paths: list[str] = []
+    dead = f"http://127.0.0.1:{free_port()}/gradio_api/file=/srv/gone.txt"
+    with standin("result", cdn_seen, host="127.0.0.2") as cdn:
+        output = [{**_filedata("/srv/cdn.txt", "cdn.txt"), "url": f"{cdn}/gradio_api/file=/srv/cdn.txt"},
+                  {**_filedata("/srv/gone.txt", "gone.txt"), "url": dead}]
+        with standin("result", output=output, paths=app_paths) as url:
+            s = gs.new_session(url, name="urls", token="s3cret", download_path=str(tmp_path / "dl"))
+            from_cdn, fallback = s.call("echo", "x")
+    assert Path(from_cdn["path"]).read_bytes() == FILE_BODY == Path(fallback["path"]).read_bytes()
+    assert cdn_seen == [None]  # fetched from the CDN, without the token
+    assert app_paths.count("/gradio_api/file=/srv/cdn.txt") == 0  # not from the app as well
+    assert app_paths.count("/gradio_api/file=/srv/gone.txt") == 1  # the fallback
+    assert from_cdn["url"].startswith(cdn) and fallback["url"] == dead  # the server's url is kept
 
 
 def test_old_repository_gains_the_uploads_table(home: Path) -> None:

@@ -10,7 +10,7 @@
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
-    AppError, CallCancelled, CallError, CallNotFound, CallTimeout, ConnectError, EndpointNotFound, FileTransferError, GradioSessionError,
+    AppError, CallCancelled, CallError, CallMayHaveStarted, CallNotFound, CallTimeout, ConnectError, EndpointNotFound, FileTransferError, GradioSessionError,
     MaxCallsReached,
     NotAGradioApp, ParameterError, QueueFull, RepositoryError, SessionError, SessionExists,
     SessionNotFound, StreamError,
@@ -43,7 +43,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'gradio_session' has no attribute {name!r}")
 
 __all__ = [
-    "AppError", "AppInfo", "Call", "CallCancelled", "CallError", "CallNotFound", "CallTimeout", "CallRecord", "ConnectError", "Endpoint",
+    "AppError", "AppInfo", "Call", "CallCancelled", "CallError", "CallMayHaveStarted", "CallNotFound", "CallTimeout", "CallRecord", "ConnectError", "Endpoint",
     "EndpointNotFound", "Event", "FileData", "FileTransferError", "GradioSessionError",
     "MaxCallsReached", "NotAGradioApp", "Output",
     "Parameter", "ParameterError", "QueueFull", "RepositoryError", "Session", "SessionError",

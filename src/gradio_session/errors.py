@@ -16,7 +16,8 @@
     │   ├── StreamError             the server died mid-stream or sent a malformed event
     │   ├── QueueFull               the server refused the call: its queue is full
     │   ├── CallCancelled           the call was cancelled on the server
-    │   └── CallTimeout             the call outlived its timeout (and was cancelled)
+    │   ├── CallTimeout             the call outlived its timeout (and was cancelled)
+    │   └── CallMayHaveStarted      the request reached the app but its answer was lost
     └── RepositoryError             the session repository can't be read or written
 """
 
@@ -30,11 +31,13 @@ class GradioSessionError(Exception):
 
 
 class ConnectError(GradioSessionError):
-    """The app could not be reached (refused, DNS, timeout) or the connection died."""
+    """The app could not be reached (refused, DNS, timeout) or the connection died. `sent`:
+    the request went out before the connection died, so the app may have acted on it."""
 
-    def __init__(self, message: str, *, url: str | None = None) -> None:
+    def __init__(self, message: str, *, url: str | None = None, sent: bool = False) -> None:
         super().__init__(message)
         self.url = url
+        self.sent = sent
 
 
 class NotAGradioApp(GradioSessionError):
@@ -117,6 +120,11 @@ class CallCancelled(CallError):
 
 class CallTimeout(CallError):
     """The call did not end within its timeout; it was cancelled on the server."""
+
+
+class CallMayHaveStarted(CallError):
+    """A call was sent, but the connection died before the app answered: it may be running
+    without an event id to follow it by. It is never sent again on our own."""
 
 
 class RepositoryError(GradioSessionError):

@@ -180,10 +180,17 @@ async def download(transport: Transport, url: str, folder: Path, name: str | Non
 
 
 async def download_all(transport: Transport, dialect: Dialect, data: Any, folder: Path) -> Any:
-    """A copy of `data` whose FileData are downloaded into `folder` (path: the local file)."""
+    """A copy of `data` whose FileData are downloaded into `folder` (path: the local file), each
+    from the first of its URLs that works (see `Dialect.file_urls`)."""
     data = copy.deepcopy(data)
     for fd in find_files(data):
-        url = dialect.file_url(fd)
-        local = await download(transport, url, folder, fd.get("orig_name") or fd["path"].split("?")[0])
+        urls = dialect.file_urls(fd)
+        for i, url in enumerate(urls):
+            try:
+                local = await download(transport, url, folder, fd.get("orig_name") or fd["path"].split("?")[0])
+                break
+            except FileTransferError:
+                if i == len(urls) - 1:
+                    raise
         fd.update(path=str(local), url=fd.get("url") or url)
     return data

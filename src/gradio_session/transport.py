@@ -73,7 +73,9 @@ class Transport:
         self._client = httpx.AsyncClient(
             transport=http,
             timeout=httpx.Timeout(30.0, pool=None),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+            # idle connections are dropped before servers' own keep-alive (uvicorn: 5 s) closes
+            # them, so a request rarely meets a connection the server is closing
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=3.0),
             auth=OriginAuth(token, app_url) if token else None,
             follow_redirects=True,
             headers={"User-Agent": f"gradio-session/{__version__}"},
@@ -85,9 +87,10 @@ class Transport:
     async def request(self, method: str, url: str, *, retries: int = 0, **kwargs: Any) -> Response:
         """Send one request and read the whole body.
 
-        With retries, a refused connect, a kept-alive connection the server closed under us, or
-        a busy answer (HTTP 429, 503) is tried again with capped, jittered backoff: only for
-        requests safe to repeat (a call not yet given an event id)."""
+        With retries, a request that never reached the app (refused connect, a connection that
+        broke while the request was written) or a busy answer (HTTP 429, 503) is sent again
+        with capped, jittered backoff; one whose answer was lost after it went out
+        (ConnectError with `sent`) never is: the app may be acting on it."""
         for attempt in range(retries + 1):
             try:
                 with _mapped(url):
@@ -95,8 +98,8 @@ class Transport:
                 response = Response(r.status_code, r.text, str(r.url))
                 if response.status not in RETRY_STATUSES or attempt >= retries:
                     return response
-            except ConnectError:
-                if attempt >= retries:
+            except ConnectError as exc:
+                if exc.sent or attempt >= retries:
                     raise
             await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
         raise AssertionError("unreachable")
@@ -154,11 +157,13 @@ def _mapped(url: str, *, streaming: bool = False) -> Generator[None, None, None]
     except httpx.TimeoutException as exc:
         if streaming:
             raise StreamError(f"The server at {url} went silent (no event for {STREAM_READ_TIMEOUT:.0f} s).") from exc
-        raise ConnectError(f"Timed out talking to {url}. Is the app up and reachable?", url=url) from exc
+        sent = isinstance(exc, httpx.ReadTimeout)  # connect, write and pool timeouts: never arrived whole
+        raise ConnectError(f"Timed out talking to {url}. Is the app up and reachable?", url=url, sent=sent) from exc
     except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError) as exc:
         if streaming:
             raise StreamError(f"The connection to {url} broke mid-stream (the server stopped?): {exc}") from exc
-        raise ConnectError(f"The connection to {url} broke: {exc}", url=url) from exc
+        sent = not isinstance(exc, httpx.WriteError)  # a request cut while written is never acted on
+        raise ConnectError(f"The connection to {url} broke: {exc}", url=url, sent=sent) from exc
     except httpx.TransportError as exc:
         raise ConnectError(f"Can't reach {url}: {exc or type(exc).__name__}. Is the app running?", url=url) from exc
     except httpx.InvalidURL as exc:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from ..binding import endpoint_or_bare
-from ..errors import CallCancelled, CallError, ConnectError, QueueFull, StreamError
+from ..errors import CallCancelled, CallError, CallMayHaveStarted, ConnectError, QueueFull, StreamError
 from ..models import TERMINAL_STATUSES, CallRecord, Endpoint, Event, SessionRecord
 from ..protocol.dialects import Dialect
 from ..protocol.messages import queue_payload
@@ -27,7 +28,7 @@ from .follow import Follower
 from .locks import StreamLock, holder_present
 from .runtime import runtime
 from .state import CallState
-from .waiting import wait_until
+from .waiting import Reopens, wait_until
 
 STARTING = 8  # calls of a session being started (bound, uploaded, joined) at once, per loop
 JOIN_RETRIES = 3  # a call not yet accepted (no event id) may be sent again; one with an event id never is
@@ -119,6 +120,24 @@ class Channel:
             status="queued", started_at=call.started_at, reader=reader))
         return call, state
 
+    async def _send(self, endpoint: Endpoint, values: list[Any], url: str, body: dict[str, Any]) -> Response:
+        """Send a call: again while it can't have reached the app; never once it may have. An
+        answer lost after the request went out is recorded (under a local id) and raised."""
+        try:
+            return await self.transport.request("POST", url, json=body, retries=JOIN_RETRIES)
+        except ConnectError as exc:
+            if not exc.sent:
+                raise
+            local_id, now = f"unanswered-{uuid.uuid4().hex[:12]}", time.time()
+            error = CallMayHaveStarted(
+                f"The call of {endpoint.name} reached the app, but the connection died before it "
+                f"answered ({exc}): the call may have started. It was not sent again; it is recorded "
+                f"as {local_id}.", event_id=local_id)
+            await self.store.run(self.store.repository.add_call, CallRecord(
+                event_id=local_id, session_id=self.record.id, endpoint=endpoint.name, inputs=values,
+                status="failed", started_at=now, finished_at=now, error=str(error)))
+            raise error from exc
+
     def followed(self, record: CallRecord, events: list[Event]) -> AsyncCall:
         """A handle on a call another process reads (or read): its recorded `events`, then
         news from the repository."""
@@ -146,7 +165,7 @@ class Channel:
         reading = not detach and await self._enter()
         try:
             url, body = self.dialect.join(endpoint, values, self.record.session_hash)
-            r = await self.transport.request("POST", url, json=body, retries=JOIN_RETRIES)
+            r = await self._send(endpoint, values, url, body)
             call, state = await self._recorded(endpoint, r, values,
                                                runtime().reader_id if reading else None, follow=not reading)
         except BaseException:
@@ -272,11 +291,15 @@ class Channel:
             yield events
 
     async def _read(self) -> None:
-        """The session's one `/queue/data` reader; reconnects while calls are in flight."""
+        """The session's one `/queue/data` reader; reopens the stream while calls are in flight.
+
+        A stream that ends (closed, torn, malformed, refused) is reopened; when reopens bring
+        no news, the server no longer has the calls and they fail as lost (see `Reopens`)."""
         url, params = self.dialect.stream(self.record.session_hash)
-        failures = routed = 0
+        reopens, routed, why = Reopens(), 0, ""
         try:
             while self._calls:
+                news, ended = False, "The server closed the event stream mid-call."
                 try:
                     async with self._stream_of(url, params) as events:
                         async for _, data in events:
@@ -285,32 +308,27 @@ class Channel:
                                 await asyncio.sleep(0)  # a burst of buffered messages: let others run
                             msg = queue_payload(data)
                             kind = msg.get("msg")
-                            if kind == "process_completed":
-                                failures = 0  # progress: a broken stream later is a new fault
                             if kind == "close_stream":
                                 break
+                            news = news or (kind != "heartbeat" and "event_id" in msg)
                             self._route(msg)
                             if kind == "heartbeat" and not self.busy:
                                 break  # idle: the server keeps a stream open until it is left
-                        else:
-                            if self._calls:
-                                raise StreamError("The server closed the event stream mid-call.")
                 except (StreamError, ConnectError) as exc:
-                    failures += 1
-                    if failures >= 2 or not self._calls:
-                        self._fail_all(StreamError(f"{exc} The call is lost; it is recorded as failed."))
-                    else:
-                        await asyncio.sleep(0.2)
+                    ended = str(exc)
+                why = ended if news or not why else why  # the fault, not the reopens after it
+                if self._calls and not await reopens.again(news):
+                    self._fail_all(why)
         except BaseException as exc:  # cancelled or a bug: no call may wait forever
-            self._fail_all(StreamError(f"The event reader stopped: {exc!r}"))
+            self._fail_all(f"The event reader stopped: {exc!r}.", lost=False)
             raise
         finally:
             self._reader = None
             self._maybe_release()
 
-    def _fail_all(self, exc: StreamError) -> None:
+    def _fail_all(self, why: str, *, lost: bool = True) -> None:
         for _, state in list(self._calls.values()):
-            state.fail(StreamError(str(exc)))
+            state.fail(StreamError(f"{why} {lost_message(state.event_id)}" if lost else why))
 
     # -- apps without the queue -------------------------------------------------------------
 
@@ -324,7 +342,7 @@ class Channel:
             raise
         try:
             url, body = self.dialect.call(endpoint, values, self.record.session_hash)
-            r = await self.transport.request("POST", url, json=body, retries=JOIN_RETRIES)
+            r = await self._send(endpoint, values, url, body)
             call, state = await self._recorded(endpoint, r, values, runtime().reader_id)
         except BaseException:
             self._leave()
@@ -334,22 +352,33 @@ class Channel:
         return call
 
     async def _follow_call(self, state: CallState, url: str) -> None:
+        """Read a `/call` event stream to the call's end, reopening it as `_read` does."""
+        reopens, why = Reopens(), ""
         try:
-            async with self._stream_of(url) as events:
-                async for name, data in events:
-                    state.feed_event(name, data)
-                    if state.done:
-                        break
-            if not state.done:
-                raise StreamError("The server closed the event stream mid-call.")
-        except (StreamError, ConnectError) as exc:
-            state.fail(StreamError(f"{exc} The call is lost; it is recorded as failed."))
+            while not state.done:
+                news, ended = False, "The server closed the event stream mid-call."
+                try:
+                    async with self._stream_of(url) as events:
+                        async for name, data in events:
+                            news = news or name != "heartbeat"
+                            state.feed_event(name, data)
+                            if state.done:
+                                break
+                except (StreamError, ConnectError) as exc:
+                    ended = str(exc)
+                why = ended if news or not why else why
+                if not state.done and not await reopens.again(news):
+                    state.fail(StreamError(f"{why} {lost_message(state.event_id)}"))
         except BaseException as exc:
-            state.fail(StreamError(f"The event reader stopped: {exc!r}"))
+            state.fail(StreamError(f"The event reader stopped: {exc!r}."))
             raise
         finally:
             self._leave()
             self._serial.release()
+
+
+def lost_message(event_id: str) -> str:
+    return f"The server no longer has the call {event_id}: it is lost."
 
 
 def _event_id(r: Response, endpoint: str) -> str:

@@ -58,9 +58,15 @@ class Dialect:
         return f"{self.api_url}/upload"
 
     def file_url(self, fd: dict[str, Any]) -> str:
-        """Where to fetch a FileData: its path when that is a URL, else `{api}/file={path}`
-        (built from the session's API root: a server's own `url` may be wrong behind a proxy)."""
+        """Where the app serves a FileData: its path when that is a URL, else `{api}/file={path}`
+        (built from the session's API root)."""
         return fd["path"] if is_url(fd["path"]) else f"{self.api_url}/file={quote(fd['path'], safe='/')}"
+
+    def file_urls(self, fd: dict[str, Any]) -> list[str]:
+        """Where to try fetching a result file, in order: the `url` the server gave (a CDN, a
+        proxy's public address), then `file_url` (a server's own `url` may be wrong behind a proxy)."""
+        given = fd.get("url")
+        return list(dict.fromkeys([given, self.file_url(fd)] if is_url(given) else [self.file_url(fd)]))
 
     def decoder(self, endpoint: Endpoint) -> EventDecoder:
         return EventDecoder(endpoint)

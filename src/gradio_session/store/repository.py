@@ -172,10 +172,10 @@ class Repository:
 
     def add_call(self, call: CallRecord) -> None:
         self._db.write(lambda db: db.execute(
-            "INSERT INTO calls (session_id, event_id, endpoint, inputs_json, status, started_at, reader)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO calls (session_id, event_id, endpoint, inputs_json, status, started_at, reader,"
+            " finished_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (call.session_id, call.event_id, call.endpoint, _dumps(call.inputs), call.status,
-             call.started_at, call.reader),
+             call.started_at, call.reader, call.finished_at, call.error),
         ))
 
     def add_event(self, session_id: str, event_id: str, event: Event, *, status: str | None = None,
