@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -31,15 +32,18 @@ class AppServer:
     def __init__(self, script: Path, *args: str, port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # a file, not a pipe: an app that logs much (tracebacks of dropped connections) would
+        # block on a full pipe nobody reads, and stop answering
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, str(script), str(self.port), *args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=self.log,
             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
         )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{script.name} exited: {self.proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                raise RuntimeError(f"{script.name} exited: {self.tail()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/config", timeout=2) as r:
                     json.load(r)
@@ -55,12 +59,16 @@ class AppServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def tail(self) -> str:
+        """The end of what the app wrote on stderr."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-2000:]
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=30)
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        self.log.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 import gradio_session as gs
 from conftest import AppServer, json_lines
 from gradio_session.models import CallRecord, Event, SessionRecord, AppInfo
@@ -76,6 +78,26 @@ def test_8_processes_x_10_cli_calls_one_session(demo_app: AppServer, tmp_path: P
         assert finals == [[f"p{worker}-{i}"] for i in range(10)]
     calls = gs.get_session("procs").calls()
     assert len(calls) == 80 and {c.status for c in calls} == {"complete"}
+
+
+def test_24_cli_processes_at_once_10_rounds(demo_app: AppServer) -> None:
+    """24 one-shot `call`s start together on one session, ten times over: each gets its own
+    result and none hangs (each process is given 30 s)."""
+    gs.new_session(demo_app.url, name="crowd")
+    for round_ in range(10):
+        procs = {f"r{round_}-p{i}": subprocess.Popen(
+            [sys.executable, "-m", "gradio_session", "call", "echo", f"r{round_}-p{i}", "--session", "crowd"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(24)}
+        for text, proc in procs.items():
+            try:
+                out, err = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                for other in procs.values():
+                    other.kill()
+                pytest.fail(f"gradio-session call echo {text} hung (round {round_})")
+            assert proc.returncode == 0 and out.strip() == text, (text, out, err[-500:])
+    calls = gs.get_session("crowd").calls()
+    assert len(calls) == 240 and {c.status for c in calls} == {"complete"}
 
 
 _WRITER = """
