@@ -65,8 +65,9 @@ class Dialect:
     def file_urls(self, fd: dict[str, Any]) -> list[str]:
         """Where to try fetching a result file, in order: the `url` the server gave (a CDN, a
         proxy's public address), then `file_url` (a server's own `url` may be wrong behind a proxy)."""
-        given = fd.get("url")
-        return list(dict.fromkeys([given, self.file_url(fd)] if is_url(given) else [self.file_url(fd)]))
+        given = str(fd.get("url") or "")
+        own = self.file_url(fd)
+        return [given, own] if is_url(given) and given != own else [own]
 
     def decoder(self, endpoint: Endpoint) -> EventDecoder:
         return EventDecoder(endpoint)
