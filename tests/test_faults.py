@@ -16,12 +16,18 @@ from conftest import DEMO_APP, AppServer, cli, wait_for
 from standin import standin
 
 
-def test_server_killed_mid_stream_fails_the_call(fresh_app: AppServer) -> None:
-    s = gs.new_session(fresh_app.url, name="dying")
+def _running_slow_call(s: gs.Session) -> gs.Call:
+    """A 30 s call, once the app has started it."""
     c = s.invoke("slow", 30)
     for event in c.events():
         if event.name == "started":
             break
+    return c
+
+
+def test_server_killed_mid_stream_fails_the_call(fresh_app: AppServer) -> None:
+    s = gs.new_session(fresh_app.url, name="dying")
+    c = _running_slow_call(s)
     fresh_app.stop()
     with pytest.raises(gs.StreamError, match="no longer has the call .*: it is lost"):
         c.result()
@@ -34,10 +40,7 @@ def test_server_restarted_mid_call(fresh_app: AppServer) -> None:
     """The app is killed mid-call and a new process takes its port: the call fails clearly
     (the new server never heard of it), the session stays usable, the next call works."""
     s = gs.new_session(fresh_app.url, name="restarted")
-    c = s.invoke("slow", 30)
-    for event in c.events():
-        if event.name == "started":
-            break
+    c = _running_slow_call(s)
     fresh_app.stop()
     with AppServer(DEMO_APP, port=fresh_app.port):
         with pytest.raises(gs.StreamError, match="it is lost"):

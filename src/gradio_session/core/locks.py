@@ -8,7 +8,13 @@ while it runs; other processes look at that lock to know they can leave their ca
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 from filelock import FileLock, Timeout
 
@@ -59,9 +65,25 @@ class StreamLock:
 
 
 async def holder_present(home: Path, session_id: str) -> bool:
-    """True when the session's background holder runs. Looked at twice: another process's
-    look holds the lock for an instant, the holder all along."""
-    lock = _lock(paths.holder_lock(home, session_id))
+    """True when the session's background holder runs (it holds its lock exclusively).
+
+    Lookers take a shared lock for an instant, so many processes looking at once never make
+    each other see a holder that isn't there. Without `fcntl` (Windows) the lock is looked at
+    twice instead: another process's look holds it for an instant, the holder all along."""
+    path = paths.holder_lock(home, session_id)
+    if fcntl is not None:
+        try:
+            fd = os.open(path, os.O_RDONLY)  # no file: no holder ever ran
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing drops the shared lock
+        return False
+    lock = _lock(path)
     if _free(lock):
         return False
     await asyncio.sleep(0.0005)
