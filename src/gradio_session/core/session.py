@@ -269,8 +269,9 @@ class AsyncSession:
         stream would make the server drop them."""
         channel = runtime().channels().pop(self.id, None)
         if channel is not None:
-            await channel.close()
-        await self.store.flush()
+            await channel.close()  # flushes the store too
+        else:
+            await self.store.flush()
 
     async def __aenter__(self) -> AsyncSession:
         return self

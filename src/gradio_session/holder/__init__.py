@@ -24,7 +24,7 @@ from ..core.locks import holder_present
 from ..core.waiting import wait_until
 from ..errors import GradioSessionError
 
-POLL = 0.05  # seconds between looks while waiting for a holder to take the stream
+POLL = 0.05  # seconds between looks: for a starting holder, and in the holder for calls to take over
 
 
 class HolderProcesses:

@@ -8,10 +8,10 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from .. import paths
+from . import POLL  # seconds between looks at the repository for calls to take over
 from ..core.channel import Channel
 from ..core.waiting import wait_until
 
-POLL = 0.05  # seconds between looks at the repository for calls to take over
 
 
 class HolderLock:
