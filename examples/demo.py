@@ -66,7 +66,7 @@ def python_part(url: str) -> None:
         print(f"    event {event.num}: {event.name} {event.data}")
 
     async def many() -> list[list[str]]:
-        async with aio.get_session("demo") as a:
+        async with await aio.get_session("demo") as a:
             return await asyncio.gather(*(a.call("echo", f"#{i}") for i in range(20)))
 
     results = asyncio.run(many())

@@ -1,105 +1,16 @@
-"""The bundled demo Gradio app: `python examples/demo_app.py PORT` serves it on 127.0.0.1.
+"""The bundled demo Gradio app: `python examples/demo_app.py [PORT]` serves it on 127.0.0.1.
 
-Used by `make demo`, the README examples and the tests: text, numbers, a generator,
-per-session state, an app error, a file in and out, a slow call, a call reporting progress
-and logs, and a generator that writes a marker file after a while (to see a cancel stop it).
+A shim: the app ships in the package as `gradio_session.demo` (`python -m gradio_session.demo
+[PORT]`), so a pip install has it too. `make demo`, the tests and the benchmarks start it by
+this path; the README uploads this file as a sample.
 """
 
-from __future__ import annotations
-
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-import gradio as gr
-
-
-def echo(text: str, times: float = 1) -> str:
-    return text * int(times)
-
-
-def add(a: float, b: float) -> float:
-    return a + b
-
-
-def stream(n: float):  # type: ignore[no-untyped-def]
-    out = ""
-    for i in range(int(n)):
-        time.sleep(0.02)
-        out += f"{i} "
-        yield out
-
-
-def count(text: str, seen: int | None):  # type: ignore[no-untyped-def]
-    seen = (seen or 0) + 1
-    return f"{text} (call {seen} of this session)", seen
-
-
-def fail(text: str) -> str:
-    raise gr.Error(f"cannot process {text!r}")
-
-
-def choose(flag: bool, items: list[str]) -> str:
-    return f"{'on' if flag else 'off'}: {', '.join(items)}"
-
-
-def reverse_file(path: str) -> str:
-    text = Path(path).read_text(errors="replace")
-    out = Path(tempfile.mkdtemp()) / f"reversed-{Path(path).name}"
-    out.write_text(text[::-1])
-    return str(out)
-
-
-def slow(seconds: float) -> str:
-    time.sleep(seconds)
-    return f"slept {seconds}"
-
-
-def steps(n: float, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008 - Gradio's idiom
-    gr.Info(f"stepping {int(n)} times")
-    for i in range(int(n)):
-        progress((i, int(n)), desc="Stepping", unit="steps")
-        time.sleep(0.1)
-    gr.Warning("all steps done")
-    return f"{int(n)} steps"
-
-
-def marker(path: str, seconds: float):  # type: ignore[no-untyped-def]
-    """Yields while it waits, then writes `path`: a cancelled call never writes it."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        yield "waiting"
-    Path(path).write_text("written")
-    yield "written"
-
-
-with gr.Blocks(title="gradio-session demo") as demo:
-    text = gr.Textbox(label="Text")
-    times = gr.Number(value=1, label="Times")
-    out = gr.Textbox(label="Output")
-    gr.Button("echo").click(echo, [text, times], out, api_name="echo")
-    a, b = gr.Number(label="a"), gr.Number(label="b")
-    gr.Button("add").click(add, [a, b], gr.Number(label="sum"), api_name="add")
-    n = gr.Number(value=5, label="Steps")
-    gr.Button("stream").click(stream, n, out, api_name="stream")
-    seen = gr.State()
-    gr.Button("count").click(count, [text, seen], [out, seen], api_name="count")
-    gr.Button("fail").click(fail, text, out, api_name="fail")
-    flag = gr.Checkbox(label="Flag")
-    items = gr.CheckboxGroup(["x", "y", "z"], label="Items")
-    gr.Button("choose").click(choose, [flag, items], out, api_name="choose")
-    gr.Button("reverse_file").click(reverse_file, gr.File(label="File", type="filepath"),
-                                    gr.File(label="Reversed"), api_name="reverse_file")
-    seconds = gr.Number(value=1, label="Seconds")
-    gr.Button("slow").click(slow, seconds, out, api_name="slow")
-    gr.Button("steps").click(steps, n, out, api_name="steps")
-    marker_path = gr.Textbox(label="Marker path")
-    gr.Button("marker").click(marker, [marker_path, seconds], out, api_name="marker")
+try:
+    from gradio_session.demo import main
+except ImportError as exc:  # gradio missing: say so in one line
+    sys.exit(f"Error: {exc}")
 
 if __name__ == "__main__":
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 7860
-    demo.queue(default_concurrency_limit=None).launch(
-        server_name="127.0.0.1", server_port=port, show_error=True, quiet=True
-    )
+    main()

@@ -28,12 +28,33 @@ def _params(fn: object) -> list[tuple[str, object, object]]:
 def test_sync_and_async_functions_match() -> None:
     for name in ("new_session", "get_session", "list_sessions", "remove_session"):
         assert _params(getattr(sync, name)) == _params(getattr(aio, name)), name
-    for name in ("invoke", "call", "calls", "endpoint", "upload", "uploads"):
+    for name in ("invoke", "call", "calls", "endpoint", "upload", "uploads", "refresh", "view_api", "forget",
+                 "get_call_record"):
         assert _params(getattr(sync.Session, name)) == _params(getattr(aio.Session, name)), name
     for name in ("events", "result"):
         assert _params(getattr(sync.Call, name)) == _params(getattr(aio.Call, name)), name
-    assert inspect.iscoroutinefunction(aio.new_session) and inspect.iscoroutinefunction(aio.Session.invoke)
     assert inspect.isasyncgenfunction(aio.Call.events)
+
+
+PLAIN = {"Session": {"endpoint", "can_detach", "view_api"}, "Call": {"history"}}  # no I/O: they read what is in memory
+
+
+def test_every_aio_function_that_does_io_is_awaited() -> None:
+    """In `aio`, everything that touches the repository or the network is a coroutine: only
+    the in-memory look-ups of PLAIN (and properties) are plain."""
+    for name in aio.__all__:
+        obj = getattr(aio, name)
+        if isinstance(obj, type):
+            for attr, fn in vars(obj).items():
+                if attr.startswith("_") or not inspect.isfunction(fn) or attr in PLAIN[name]:
+                    continue
+                assert inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn), f"{name}.{attr}"
+        else:
+            assert inspect.iscoroutinefunction(obj), name
+    for name, methods in PLAIN.items():
+        for attr in methods:
+            assert not inspect.iscoroutinefunction(getattr(getattr(aio, name), attr))
+    assert inspect.iscoroutinefunction(aio.Session.close) and inspect.iscoroutinefunction(aio.Session.aclose)
 
 
 def test_errors_share_one_base() -> None:

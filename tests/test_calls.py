@@ -24,7 +24,7 @@ class Surface:
             return gs.get_session(name).call(endpoint, *args, **kwargs)
 
         async def run() -> Any:
-            async with gs.aio.get_session(name) as s:
+            async with await gs.aio.get_session(name) as s:
                 return await s.call(endpoint, *args, **kwargs)
 
         return asyncio.run(run())
@@ -36,7 +36,7 @@ class Surface:
             return c.event_id, list(c.events()), c.result()
 
         async def run() -> tuple[str, list[gs.Event], Any]:
-            async with gs.aio.get_session(name) as s:
+            async with await gs.aio.get_session(name) as s:
                 c = await s.invoke(endpoint, *args)
                 return c.event_id, [e async for e in c.events()], await c.result()
 

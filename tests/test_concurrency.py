@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 import gradio_session as gs
-from conftest import AppServer, json_lines
-from gradio_session.models import CallRecord, Event, SessionRecord, AppInfo
+from conftest import AppServer, json_lines, wait_for
 from gradio_session.store.repository import Repository
 
 
@@ -132,3 +129,45 @@ def test_repository_many_processes_lose_nothing(tmp_path: Path) -> None:
     assert len(sessions) == 240
     assert all([e.num for e in repo.events(s.id, "e")] == [1, 2, 3] for s in sessions)
     assert all(repo.list_calls(s.id)[0].status == "complete" for s in sessions)
+
+
+def test_parallel_shells_ride_the_holder_instead_of_queueing(demo_app: AppServer,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the session's holder reading its stream, shells calling at once each join at once
+    and follow the holder's records: every call was joined before any of them ended, so no
+    process waited for another's call (each takes 3 s; queued, they would not overlap)."""
+    monkeypatch.setenv("GRADIO_SESSION_HOLDER_IDLE", "10")  # it waits for the shells to start
+    s = gs.new_session(demo_app.url, name="shells")
+    s.start_holder()
+    procs = [subprocess.Popen([sys.executable, "-m", "gradio_session", "call", "slow", "3", "--session", "shells"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and out == "slept 3\n", err
+    calls = s.calls()
+    assert len(calls) == 4 and {c.status for c in calls} == {"complete"}
+    assert len({c.reader for c in calls}) == 1  # all read by the holder
+    assert max(c.started_at for c in calls) < min(c.finished_at or 0 for c in calls)
+
+
+def test_shells_waiting_for_a_busy_stream_get_a_holder(demo_app: AppServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No holder yet: one shell reads the stream for its own long call; the shells that come
+    meanwhile start a holder and, once it has the stream, all join at once and ride it: only
+    that first call is waited for (queued behind each other, each would wait for the one before)."""
+    monkeypatch.setenv("GRADIO_SESSION_HOLDER_IDLE", "10")
+    s = gs.new_session(demo_app.url, name="busy-shells")
+
+    def shell(seconds: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "gradio_session", "call", "slow", seconds, "--session",
+                                 "busy-shells"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    first = shell("6")
+    wait_for(lambda: [c.status for c in s.calls()] == ["running"])
+    procs = [shell("2") for _ in range(3)]
+    for proc, seconds in [(first, "6"), *((p, "2") for p in procs)]:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and out == f"slept {seconds}\n", err
+    head, *rest = sorted(s.calls(), key=lambda c: c.started_at)
+    assert {c.status for c in [head, *rest]} == {"complete"} and head.inputs == [6]
+    assert len({c.reader for c in rest}) == 1 and head.reader not in {c.reader for c in rest}  # the holder
+    assert max(c.started_at for c in rest) < min(c.finished_at or 0 for c in rest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ import gradio_session as gs
 from conftest import APPS, AppServer, cli, json_lines, wait_for
 from gradio_session.core.runtime import runtime
 from gradio_session.aio import get_session as get_async_session
+from gradio_session.aio import new_session as new_async_session
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +145,7 @@ def test_a_call_left_to_a_holder_that_left_gets_a_new_one(demo_app: AppServer) -
     gs.new_session(demo_app.url, name="late")
 
     async def scenario() -> list[str]:
-        s = get_async_session("late")
+        s = await get_async_session("late")
         ep = s.endpoint("echo")
         url, body = s.dialect.join(ep, ["late", 1], s.record.session_hash)
         async with httpx.AsyncClient() as client:  # joined as if for a holder, none running
@@ -187,12 +190,35 @@ def test_max_heartbeats_in_process_keeps_the_stream(beat_app: AppServer) -> None
     assert c.status == "heartbeat_expired" and not c.done
     assert s.calls()[0].status == "heartbeat_expired"
     rest = list(c.events())  # continues where it stopped
-    assert rest[0].num == first[-1].num + 1
-    events = first + rest
+    resumed = next(e for e in rest if e.name != "heartbeat")  # more heartbeats may come first
+    assert resumed.num == first[-1].num + 1  # a heartbeat carries the number of the event it follows
+    events = [e for e in first + rest if e.name != "heartbeat"]
     assert [e.num for e in events] == list(range(1, len(events) + 1))
     assert [e.data[0] for e in events if e.name == "generating"] == [str(i) for i in range(1, 21)]
     assert c.result() == ["20"] and c.status == "complete"
     assert s.calls()[0].status == "complete"
+
+
+def test_a_heartbeat_is_one_write_for_the_session_however_many_calls_wait(beat_app: AppServer, home: Path) -> None:
+    """20 calls wait through the same heartbeats: each call sees them, the repository counts
+    each once (for the session), and no call records them as events."""
+    async def main() -> list[int]:
+        s = await new_async_session(beat_app.url, name="beats")
+        calls = [await s.invoke("quiet", 1.2) for _ in range(20)]
+
+        async def beats_of(c: Any) -> int:
+            return sum([e.name == "heartbeat" async for e in c.events()])
+
+        seen = await asyncio.gather(*(beats_of(c) for c in calls))
+        await s.aclose()
+        return list(seen)
+
+    seen = asyncio.run(main())
+    db = sqlite3.connect(home / "sessions.db")
+    session_beats = db.execute("SELECT beats FROM sessions WHERE name = 'beats'").fetchone()[0]
+    recorded = db.execute("SELECT count(*) FROM events WHERE name = 'heartbeat'").fetchone()[0]
+    assert min(seen) >= 2 and recorded == 0
+    assert max(seen) <= session_beats <= max(seen) + 2, (seen, session_beats)  # not 20 per heartbeat
 
 
 def test_500_events_through_a_heartbeat_handover(beat_app: AppServer) -> None:
@@ -207,7 +233,7 @@ def test_500_events_through_a_heartbeat_handover(beat_app: AppServer) -> None:
     r = cli("result", expired["event_id"], "--after", str(expired["after"]), "--json", "--session", "handover")
     assert r.returncode == 0, r.stderr
     second = json_lines(r.stdout)
-    events = first + second
+    events = [e for e in first + second if e["event"] != "heartbeat"]
     assert [e["num"] for e in events] == list(range(1, len(events) + 1))
     assert generated(events) == [str(i) for i in range(1, 501)]
     assert events[-1]["event"] == "complete" and events[-1]["data"] == ["500"]

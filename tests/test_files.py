@@ -69,12 +69,15 @@ def test_upload_is_recorded(files_app: AppServer, sample: Path) -> None:
 def test_file_parameters_take_paths_and_filedata(files_app: AppServer, sample: Path) -> None:
     s = gs.new_session(files_app.url, name="f")
     assert s.call("size", str(sample)) == [str(sample.stat().st_size)]
-    (out,) = s.call("same", sample)  # no download path: the result keeps the server's URL
+    (out,) = s.call("same", sample)  # downloaded into the session's folder
     assert out["orig_name"] == "hello.txt" and out["url"].startswith(files_app.url)
-    assert s.call("size", out) == [str(sample.stat().st_size)]  # a FileData dict from a result
+    assert s.call("size", out) == [str(sample.stat().st_size)]  # a result's file, sent back
+    (remote,) = s.invoke("same", sample).result(download=False)
+    assert s.call("size", remote) == [str(sample.stat().st_size)]  # a server's FileData as is
     (outs,) = s.call("many", [sample, str(sample)])
     assert len(outs) == 2 and all(o["orig_name"] == "hello.txt" for o in outs)
-    assert len(s.uploads()) == 3  # the same file twice in one call is uploaded once
+    # the same file twice in one call is uploaded once; a downloaded result's file again
+    assert len(s.uploads()) == 5
 
 
 def test_url_parameter_passes_through(files_app: AppServer) -> None:
@@ -103,6 +106,24 @@ def test_downloads_land_in_the_folder(files_app: AppServer, sample: Path, tmp_pa
     c = s.invoke("same", sample)  # a folder given to result() wins over the session's
     (other,) = c.result(download_path=tmp_path / "other")
     assert Path(other["path"]).parent == tmp_path / "other"
+
+
+def test_result_files_are_downloaded_by_default(files_app: AppServer, sample: Path, home: Path) -> None:
+    """No folder set: the files land in the session's own folder under the repository, so a
+    result's `path` is always a file on this machine; `download=False` keeps them remote."""
+    s = gs.new_session(files_app.url, name="owner/app")
+    (out,) = s.call("same", sample)
+    folder = (home / "downloads" / "owner" / "app").resolve()
+    assert out["path"] == str(folder / "hello.txt") and Path(out["path"]).read_text() == "hello files\n"
+    (remote,) = s.invoke("same", sample).result(download=False)
+    assert remote["url"].startswith(files_app.url) and not Path(remote["path"]).is_relative_to(home)
+    r = cli("call", "same", str(sample), "--session", "owner/app", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json_lines(r.stdout)[-1]["data"][0]["path"].startswith(str(folder))
+    r = cli("call", "same", str(sample), "--session", "owner/app", "--no-download", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json_lines(r.stdout)[-1]["data"][0]["url"].startswith(files_app.url)
+    assert "downloaded" not in {line["event"] for line in json_lines(r.stdout)}
 
 
 def test_missing_file_is_refused_before_sending(files_app: AppServer, tmp_path: Path) -> None:

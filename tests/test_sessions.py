@@ -62,7 +62,7 @@ def test_list_patterns_default_and_remove(demo_app: AppServer) -> None:
     assert gs.remove_session("beta") == ["beta"]
     with pytest.raises(gs.SessionNotFound, match="default"):
         gs.get_session()
-    assert gs.remove_session("al*") == ["alpha", "alps"]
+    assert gs.remove_session(pattern="al*") == ["alpha", "alps"]
     assert gs.list_sessions() == []
     with pytest.raises(gs.SessionNotFound, match="no sessions"):
         gs.get_session()
@@ -78,6 +78,7 @@ def test_single_remaining_session_is_the_default(demo_app: AppServer) -> None:
 def test_remove_forgets_calls_and_events(demo_app: AppServer, home: Path) -> None:
     s = gs.new_session(demo_app.url, name="gone")
     s.call("echo", "x")
+    s.close()  # what the store worker queued is committed
     assert _db_rows(home, "SELECT COUNT(*) FROM events")[0][0] > 0
     gs.remove_session("gone")
     assert _db_rows(home, "SELECT COUNT(*) FROM calls")[0][0] == 0

@@ -42,6 +42,12 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(".sync", __name__), name)
     raise AttributeError(f"module 'gradio_session' has no attribute {name!r}")
 
+
+def __dir__() -> list[str]:
+    """The module's names with the lazy ones, so `dir()` and completion show `new_session`."""
+    return sorted(set(globals()) | set(__all__))
+
+
 __all__ = [
     "AppError", "AppInfo", "Call", "CallCancelled", "CallError", "CallMayHaveStarted", "CallNotFound", "CallTimeout", "CallRecord", "ConnectError", "Endpoint",
     "EndpointNotFound", "Event", "FileData", "FileTransferError", "GradioSessionError",

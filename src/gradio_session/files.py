@@ -40,6 +40,8 @@ def as_upload(value: Any) -> Path | dict[str, Any]:
     if isinstance(value, dict):
         if not isinstance(value.get("path"), str):
             raise ParameterError(f"A FileData needs a 'path': got {value!r}.")
+        if downloaded_here(value):
+            return Path(value["path"]).resolve()  # sent back as the file it is now
         return {**value, "meta": META}
     if is_url(value):
         name = unquote(urlsplit(value).path.rstrip("/").rsplit("/", 1)[-1]) or None
@@ -52,6 +54,13 @@ def as_upload(value: Any) -> Path | dict[str, Any]:
             raise FileTransferError(f"Can't read {path}: permission denied.")
         return path.resolve()
     raise ParameterError(f"{value!r} is not a file: give a local path, a URL or a FileData.")
+
+
+def downloaded_here(fd: dict[str, Any]) -> bool:
+    """A result's FileData whose file was downloaded to this machine: its `path` is a local file
+    and no longer the one its `url` serves (the server's own FileData names its path in its url)."""
+    path = fd["path"]
+    return not is_url(path) and path not in unquote(str(fd.get("url") or "")) and Path(path).is_file()
 
 
 def find_files(value: Any) -> list[dict[str, Any]]:

@@ -69,6 +69,8 @@ class AppInfo:
     version: str | None = None
     protocol: str | None = None
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    api_hash: str | None = None  # of the API as read: a redeployed app with another API differs
+    app_id: str | None = None  # Gradio's id of the running app: a new one after every restart
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -79,6 +81,8 @@ class AppInfo:
             version=d.get("version"),
             protocol=d.get("protocol"),
             endpoints={k: Endpoint.from_dict(v) for k, v in d.get("endpoints", {}).items()},
+            api_hash=d.get("api_hash"),
+            app_id=d.get("app_id"),
         )
 
 

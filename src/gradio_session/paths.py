@@ -5,6 +5,7 @@
     <home>/locks/<session>.holder.lock   held by the session's background holder while it runs
     <home>/holders/<session>.log         the holder's error log
     <home>/tokens/<session>              a token, when no OS keyring is available (0600)
+    <home>/downloads/<session name>/     result files, unless the session or the call names a folder
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ def holder_log(home: Path, session_id: str) -> Path:
 
 def token_file(home: Path, session_id: str) -> Path:
     return home / "tokens" / session_id
+
+
+def downloads(home: Path, session_name: str, session_id: str) -> Path:
+    """The default folder of a session's result files: named for the session (`owner/name`
+    nests), or for its id if the name would not make a folder inside `downloads`."""
+    parts = session_name.split("/")
+    safe = all(p not in ("", ".", "..") and "\\" not in p for p in parts)
+    return home / "downloads" / (session_name if safe else session_id)
 
 
 def holder_idle() -> float:

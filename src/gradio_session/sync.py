@@ -68,10 +68,12 @@ class Call:
         finally:
             _run(stream.aclose)  # type: ignore[attr-defined]  # an async generator
 
-    def result(self, *, timeout: float | None = None, download_path: str | Path | None = None) -> Any:
+    def result(self, *, timeout: float | None = None, download_path: str | Path | None = None,
+               download: bool = True) -> Any:
         """Wait for the end; the final output list (files downloaded into `download_path`, default
-        the session's), or raise the app's error (CallTimeout after `timeout` seconds)."""
-        return _run(self._inner.result, timeout=timeout, download_path=download_path)
+        the session's folder; `download=False` leaves them on the server), or raise the app's
+        error (CallTimeout after `timeout` seconds)."""
+        return _run(self._inner.result, timeout=timeout, download_path=download_path, download=download)
 
     def cancel(self) -> bool:
         """Stop the call on the server; it ends as `cancelled`. False if it had ended already."""
@@ -122,7 +124,7 @@ class Session:
 
     def calls(self, status: str | None = None) -> list[CallRecord]:
         """The session's recorded calls, oldest first (only those of `status` if given)."""
-        return self._inner.calls(status)
+        return _run(self._inner.calls, status)
 
     def get_call(self, event_id: str) -> Call:
         """A call of this session by event id, from any process; its events and result."""
@@ -132,11 +134,25 @@ class Session:
         """Cancel a call of this session by event id, from any process; False if it had ended."""
         return _run(self._inner.cancel, event_id)
 
+    def get_call_record(self, event_id: str) -> CallRecord:
+        """The recorded call of that event id (CallNotFound if none), without following it."""
+        return _run(self._inner.get_call_record, event_id)
+
     def forget(self, event_id: str | None = None, *, completed: bool = False, all: bool = False,
                force: bool = False, dry_run: bool = False) -> list[str]:
         """Forget recorded calls: one by event id, the finished ones (`completed`) or `all`;
         calls still running only with `force`. Returns the event ids gone (or, dry_run, to go)."""
-        return self._inner.forget(event_id, completed=completed, all=all, force=force, dry_run=dry_run)
+        return _run(self._inner.forget, event_id, completed=completed, all=all, force=force, dry_run=dry_run)
+
+    def refresh(self) -> bool:
+        """Read the app's API again (after a redeploy); the session keeps its Gradio session
+        hash and its calls. True when the API changed."""
+        return _run(self._inner.refresh)
+
+    def view_api(self, endpoint: str | None = None, *, print_info: bool = True) -> str | None:
+        """The app's endpoints with their parameters, returns and a call to copy: printed (or,
+        `print_info=False`, returned)."""
+        return self._inner.view_api(endpoint, print_info=print_info)
 
     def can_detach(self, endpoint: str) -> bool:
         """True when calls of `endpoint` can be left to the background holder."""
@@ -157,7 +173,7 @@ class Session:
 
     def uploads(self) -> list[UploadRecord]:
         """The files uploaded through this session, oldest first."""
-        return self._inner.uploads()
+        return _run(self._inner.uploads)
 
     def close(self) -> None:
         """Close the session's connection (the session stays in the repository)."""
@@ -180,27 +196,29 @@ def new_session(app: str, *, name: str | None = None, download_path: str | None 
 
 def get_session(name: str = ".", *, home: Path | str | None = None) -> Session:
     """A session by name, id, or `.` for the default."""
-    return Session(aio.get_session(name, home=home))
+    return Session(_run(aio.get_session, name, home=home))
 
 
 def list_sessions(pattern: str = "*", *, home: Path | str | None = None) -> list[Session]:
     """Sessions whose name matches a glob pattern (`*` for all)."""
-    return [Session(s) for s in aio.list_sessions(pattern, home=home)]
+    return [Session(s) for s in _run(aio.list_sessions, pattern, home=home)]
 
 
 def set_default(session: Session | str, *, home: Path | str | None = None) -> Session:
     """Make a session the default one."""
     ref = session if isinstance(session, str) else session.id
-    return Session(aio.set_default(ref, home=home))
+    return Session(_run(aio.set_default, ref, home=home))
 
 
 def set_options(session: Session | str = ".", *, home: Path | str | None = None,
                 **options: Any) -> Session:
     """Change `max_calls`, `max_calls_policy` or `download_path` of a session."""
     ref = session if isinstance(session, str) else session.id
-    return Session(aio.set_options(ref, home=home, **options))
+    return Session(_run(aio.set_options, ref, home=home, **options))
 
 
-def remove_session(name_or_pattern: str, *, home: Path | str | None = None) -> list[str]:
-    """Remove sessions by name, id or glob pattern, with their calls; returns their names."""
-    return aio.remove_session(name_or_pattern, home=home)
+def remove_session(name_or_pattern: str | None = None, *, pattern: str | None = None,
+                   home: Path | str | None = None) -> list[str]:
+    """Remove one session by name or id (or, with `pattern=`, every session matching a glob),
+    with its calls and token; returns the names removed."""
+    return _run(aio.remove_session, name_or_pattern, pattern=pattern, home=home)

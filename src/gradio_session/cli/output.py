@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -50,6 +51,26 @@ class Output:
     def error(self, text: str) -> None:
         self.err.print(f"[bold red]Error:[/] {text}", markup=True, highlight=False)
 
+    def dash_hint(self, exc: Exception, args: list[str]) -> None:
+        """After click's "No such option: -x" from a command taking values (not a typo of one of
+        its options): how to pass a value that starts with '-', as the command line fixed."""
+        option = getattr(exc, "option_name", None)
+        params = getattr(getattr(getattr(exc, "ctx", None), "command", None), "params", ())
+        if (type(exc).__name__ != "NoSuchOption" or not option or getattr(exc, "possibilities", None)
+                or not any(getattr(p, "param_type_name", "") == "argument" for p in params)):
+            return
+        at = args.index(option) if option in args else len(args)
+        options = {o: p for p in params if getattr(p, "param_type_name", "") == "option"
+                   for o in (*p.opts, *p.secondary_opts)}
+        before, values, rest = args[:at], list[str](), iter(args[at:])
+        for arg in rest:  # the command's own options stay before `--`, with their values
+            known = options.get(arg.split("=", 1)[0])
+            (before if known else values).append(arg)
+            if known and not known.is_flag and "=" not in arg:
+                before.append(next(rest, ""))
+        fixed = shlex.join(["gradio-session", *before, "--", *values])
+        self.err.print(f"To pass a value that starts with '-', put `--` before the values: {fixed}", markup=False)
+
     def sessions(self, records: list[SessionRecord]) -> None:
         if self.json:
             self.data([r.to_dict() for r in records])
@@ -77,21 +98,14 @@ class Output:
             table.add_row(key, "" if value is None else str(value))
         self.out.print(table)
 
+    def text(self, text: str) -> None:
+        """Plain text on stdout, exactly as it is."""
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
     def endpoints(self, endpoints: list[Endpoint]) -> None:
-        if self.json:
-            self.data([_endpoint_dict(e) for e in endpoints])
-            return
-        for ep in endpoints:
-            self.out.print(f"[bold]{ep.name}[/]" + ("  (generator)" if ep.generator else ""))
-            table = Table(box=None, pad_edge=False)
-            for col in ("  parameter", "type", "default", "component", "label"):
-                table.add_column(col)
-            for p in ep.parameters:
-                default = _jsonable(p.default) if p.has_default else "(required)"
-                table.add_row(f"  {p.name}", p.python_type, default, p.component or "", p.label or "")
-            for i, r in enumerate(ep.returns):
-                table.add_row(f"  -> [{i}]", r.python_type, "", r.component or "", r.label or "")
-            self.out.print(table)
+        """Endpoints as JSON (people get `Session.view_api`'s text, through `text`)."""
+        self.data([_endpoint_dict(e) for e in endpoints])
 
     def event(self, event: Event) -> None:
         if self.json:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import CallTimeout, GradioSessionError, StreamError
+from ..errors import CallTimeout, GradioSessionError, ParameterError, StreamError
 from ..files import find_files
 from ..models import Endpoint, Event
 from .state import CallState
 
 CANCEL_WAIT = 5.0  # seconds the server gets to end a cancelled call's stream
+ABANDON_WAIT = 2.0  # seconds a cancelled task spends telling the server to cancel its call
 
 
 class CallOwner(Protocol):
@@ -23,7 +25,7 @@ class CallOwner(Protocol):
 
     async def post_cancel(self, endpoint: Endpoint, event_id: str) -> None: ...
 
-    async def download_folder(self, download_path: str | Path | None) -> Path | None: ...
+    async def download_folder(self, download_path: str | Path | None) -> Path: ...
 
     async def download(self, data: Any, folder: Path) -> Any: ...
 
@@ -48,6 +50,7 @@ class AsyncCall:
         self._follower = follower  # set: another process reads the stream; news from the repository
         self._resume = 0  # where the next events() starts after a heartbeat-limited wait
         self._local: dict[str, Any] = {}  # the result with its files downloaded, by folder
+        self.cancel_if_abandoned = False  # set for calls this process started and waits for
 
     def __repr__(self) -> str:
         return f"<Call {self.endpoint} {self.event_id} {self.status}>"
@@ -72,39 +75,51 @@ class AsyncCall:
         `max_heartbeats`: stop waiting after that many heartbeats in a row; the call (still
         running) is marked `heartbeat_expired`. `timeout`: after that many seconds of waiting
         the call is cancelled on the server and ends as `timed_out`."""
+        if timeout is not None and not timeout > 0:
+            raise ParameterError(f"timeout must be a positive number of seconds, not {timeout}.")
         state = self._state
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         i = self._resume if after is None else max(after, 0)
-        live_from, beats = len(state.events), 0  # heartbeats count only once we wait
+        seen, quiet = state.beats, 0  # heartbeats are live only: those before this wait are gone
         while True:
             while i < len(state.events):
                 event = state.events[i]
                 i += 1
+                quiet = 0
                 yield event
-                beats = beats + 1 if event.name == "heartbeat" and i > live_from else 0
-                if max_heartbeats and beats >= max_heartbeats and not state.done:
+            while seen < state.beats and not state.done:
+                seen, quiet = seen + 1, quiet + 1
+                yield Event(num=i, ts=time.time(), name="heartbeat")  # numbered as the event it follows
+                if max_heartbeats and quiet >= max_heartbeats:
                     self._resume = i
                     state.expire()
                     await state.store.flush()
                     return
             if state.done:
-                await state.store.flush()  # what this process recorded is readable once we return
+                # the end is recorded by the store worker: this process's reads (which go
+                # through it) see it now, other processes within moments, and at exit for sure
                 return
             try:
                 await asyncio.wait_for(self._next(), None if deadline is None else deadline - loop.time())
+            except asyncio.CancelledError:  # the waiting task was cancelled (or timed out outside)
+                if self.cancel_if_abandoned and not state.done:
+                    await self._abandon()
+                raise
             except asyncio.TimeoutError:
                 try:
                     await self._stop("timed_out")
                 except GradioSessionError as exc:  # the server could not be told: end it here
                     state.fail(CallTimeout(f"{state.stop_error('timed_out')} ({exc})"), "timed_out")
 
-    async def result(self, *, timeout: float | None = None, download_path: str | Path | None = None) -> Any:
+    async def result(self, *, timeout: float | None = None, download_path: str | Path | None = None,
+                     download: bool = True) -> Any:
         """Wait for the end; the final output list, or raise the app's error (CallTimeout
         after `timeout` seconds, the call cancelled on the server).
 
-        Files in the result are downloaded into `download_path` (default: the session's) and
-        their FileData `path` set to the local file; with no folder they keep their URL."""
+        Files in the result are downloaded into `download_path` (default: the session's
+        folder) and their FileData `path` set to the local file; `download=False` leaves them
+        on the server (their `url` is where to get them)."""
         async for _ in self.events(timeout=timeout):
             pass
         if self._state.failure is not None:
@@ -112,11 +127,9 @@ class AsyncCall:
         last = self._state.events[-1] if self._state.events else None
         if last is None or last.name != "complete":
             raise StreamError(f"The call {self.event_id} ended without a result.", event_id=self.event_id)
-        if not find_files(last.data):
+        if not download or not find_files(last.data):
             return last.data
         folder = await self.session.download_folder(download_path)
-        if folder is None:
-            return last.data
         if str(folder) not in self._local:
             self._local[str(folder)] = await self.session.download(last.data, folder)
         return self._local[str(folder)]
@@ -138,6 +151,17 @@ class AsyncCall:
         if self._follower is not None and state.status == "cancelled" and status == "timed_out":
             state.correct(status)  # the process reading the stream recorded the cancel it saw
         return state.status == status
+
+    async def _abandon(self) -> None:
+        """Nobody waits for the call any more: cancel it on the server and record it cancelled,
+        without waiting for the server to confirm (the task is being cancelled)."""
+        state = self._state
+        state.ending = "cancelled"
+        try:
+            await asyncio.wait_for(self.session.post_cancel(state.endpoint, self.event_id), ABANDON_WAIT)
+        except (GradioSessionError, asyncio.TimeoutError):
+            pass  # the call is recorded as cancelled all the same: nobody will read its result
+        state.fail(state.stop_error("cancelled"), "cancelled")
 
     async def _wait_end(self) -> None:
         while not self._state.done:

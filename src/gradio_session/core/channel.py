@@ -17,22 +17,26 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from ..binding import endpoint_or_bare
-from ..errors import CallCancelled, CallError, CallMayHaveStarted, ConnectError, QueueFull, StreamError
+from ..errors import CallCancelled, CallMayHaveStarted, ConnectError, StreamError
 from ..models import TERMINAL_STATUSES, CallRecord, Endpoint, Event, SessionRecord
-from ..protocol.dialects import Dialect
-from ..protocol.messages import queue_payload
+from ..protocol.dialects import Dialect, dialect_for
+from ..protocol.messages import join_answer, lost, queue_payload
 from ..store.worker import StoreWorker
 from ..transport import Response, Transport
 from .call import AsyncCall, CallOwner
 from .follow import Follower
-from .locks import StreamLock, holder_present
+from .locks import holder_present
+from .seat import Seat
+from .probe import reread, running_app_id
 from .runtime import runtime
 from .state import CallState
 from .waiting import Reopens, wait_until
 
 STARTING = 8  # calls of a session being started (bound, uploaded, joined) at once, per loop
 JOIN_RETRIES = 3  # a call not yet accepted (no event id) may be sent again; one with an event id never is
+ADOPT_WAITS = (0.0, 0.05, 0.2, 0.5, 1.0, 2.0)  # seconds before each try to adopt an unknown call
 EARLY_TTL = 30.0  # seconds a reader keeps messages of a call no process has recorded
+APP_CHECK = 5.0  # seconds between looks at whether the app restarted (one small request)
 YIELD_EVERY = 16  # messages the reader routes before it lets other tasks run
 IDLE_POLL = 0.05  # seconds between looks while closing waits for calls taken over
 
@@ -49,58 +53,66 @@ class Channel:
         self.holding = False  # True in the holder: keep the stream lock between calls
         self._owner = owner  # the session of calls taken over from other processes
         self._home = store.repository.home
-        self._stream = StreamLock(self._home, record.id)
+        self.seat = Seat(self, store, self._home, record.id, record.name)
         self._calls: dict[str, tuple[AsyncCall, CallState]] = {}  # calls whose messages this reader routes
         self._early: dict[str, tuple[float, list[dict[str, Any]]]] = {}  # unknown calls: first seen, messages
         self._adopted: set[str] = set()  # event ids of calls taken over from other processes
         self._adopting: set[str] = set()
+        self._expected: set[str] = set()  # calls of this process answered but not yet recorded
         self._tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
-        self._active = 0
-        self._guard = asyncio.Lock()
+        self._drained = False  # the open stream's last call ended: the server ends it now
+        self._closing = False
+        self._app_checked_until = 0.0  # monotonic time of the next look at the app's id
+        self._app_lock = asyncio.Lock()
         self._serial = asyncio.Lock()
         # calls being started at once: bounds the work a burst of calls puts on the loop at a
         # time, and httpcore's pool, which costs O(waiting x connections) per request
         self.starting = asyncio.Semaphore(STARTING)
 
+    # -- the app's API: read again when the app restarted with another one -----------------
+
+    async def check_app(self) -> None:
+        """At most every APP_CHECK s, before a call: has the app restarted (a new Gradio app
+        id)? Then its API is read again, so no call goes to an endpoint that moved."""
+        if time.monotonic() < self._app_checked_until:
+            return
+        async with self._app_lock:
+            if time.monotonic() < self._app_checked_until:
+                return
+            app_id = await running_app_id(self.transport, self.record.api_url)
+            self._app_checked_until = time.monotonic() + APP_CHECK
+            if app_id is not None and app_id != self.record.app.app_id:
+                await self.reread_api()
+
+    async def reread_api(self) -> bool:
+        """Read the app's API again and record it (see `probe.reread`); True when it changed."""
+        old = self.record
+        self.record = await reread(self.transport, self.store, old)
+        self.dialect = dialect_for(self.record.app, self.record.api_url)
+        self._app_checked_until = time.monotonic() + APP_CHECK
+        return self.record.app.api_hash != old.app.api_hash or self.record.api_url != old.api_url
+
     @property
     def busy(self) -> bool:
         """Calls joining or in flight, or messages for calls not yet known here."""
-        return bool(self._active or self._early)
+        return bool(self.seat.active or self._early)
 
     def live(self, event_id: str) -> AsyncCall | None:
         """The call of that event id if this channel reads it."""
         tracked = self._calls.get(event_id)
         return tracked[0] if tracked else None
 
-    # -- the stream lock: held while calls join or are in flight, or the reader reads ------
+    # -- what the seat on the stream needs to know (see `seat.py`) -------------------------
 
-    async def _enter(self, ride: bool = True) -> bool:
-        """Take the stream lock for one more call: True. False: the holder has the stream, so
-        the call is to be left to it (only if `ride`)."""
-        async with self._guard:
-            if not await self._take_stream(ride):
-                return False
-            self._active += 1
-            return True
+    def quiet(self) -> bool:
+        return not self._expected and not self._early and (self._reader is None or self._drained)
 
-    async def _take_stream(self, ride: bool) -> bool:
-        """Wait until this process holds the stream lock (True), or, if `ride`, until the
-        holder is found to have it (False)."""
-        async def taken_or_held() -> bool:
-            return self._stream.try_take() or (ride and await holder_present(self._home, self.record.id))
+    def reading(self) -> bool:
+        return self._reader is not None
 
-        await wait_until(taken_or_held)
-        return self._stream.held
-
-    def _leave(self) -> None:
-        self._active -= 1
-        self._maybe_release()
-
-    def _maybe_release(self) -> None:
-        if self._active == 0 and self._reader is None and self._stream.held and not self.holding:
-            self._early.clear()
-            self._stream.release()
+    def released(self) -> None:
+        self._early.clear()
 
     # -- calls ----------------------------------------------------------------------------
 
@@ -110,10 +122,9 @@ class Channel:
         follower = Follower(state, self._home) if follow else None
         return AsyncCall(self._owner, state, inputs, started_at, follower), state
 
-    async def _recorded(self, endpoint: Endpoint, r: Response, values: list[Any], reader: str | None,
+    async def _recorded(self, endpoint: Endpoint, event_id: str, values: list[Any], reader: str | None,
                         follow: bool = False) -> tuple[AsyncCall, CallState]:
         """The call the server accepted, recorded before anyone is told its event id."""
-        event_id = _event_id(r, endpoint.name)
         call, state = self._new_call(endpoint, event_id, values, time.time(), follow=follow)
         await self.store.run(self.store.repository.add_call, CallRecord(
             event_id=event_id, session_id=self.record.id, endpoint=endpoint.name, inputs=values,
@@ -151,8 +162,18 @@ class Channel:
     def _track(self, call: AsyncCall, state: CallState) -> None:
         """Route this call's messages here until it ends."""
         self._calls[call.event_id] = (call, state)
+        self._expected.discard(call.event_id)
         state.when_done(lambda: self._ended(call))
         self._replay(call.event_id)
+        self._start_reader()
+
+    def _expect(self, event_id: str) -> None:
+        """A call of ours was accepted: read the stream now, while the call is being recorded
+        (its messages wait in `_early`)."""
+        self._expected.add(event_id)
+        self._start_reader()
+
+    def _start_reader(self) -> None:
         if self._reader is None:
             self._reader = asyncio.get_running_loop().create_task(self._read())
 
@@ -162,15 +183,23 @@ class Channel:
         sid = self.record.id
         if detach:
             await runtime().holders.ensure(self._home, sid, self.record.name)
-        reading = not detach and await self._enter()
+        reading = not detach and await self.seat.enter()
         try:
             url, body = self.dialect.join(endpoint, values, self.record.session_hash)
             r = await self._send(endpoint, values, url, body)
-            call, state = await self._recorded(endpoint, r, values,
-                                               runtime().reader_id if reading else None, follow=not reading)
+            event_id = join_answer(r.status, r.json(), r.text, endpoint.name)
+            if reading:
+                self._expect(event_id)
+            try:
+                call, state = await self._recorded(endpoint, event_id, values,
+                                                   runtime().reader_id if reading else None, follow=not reading)
+            except BaseException:
+                self._expected.discard(event_id)
+                raise
+            call.cancel_if_abandoned = not detach
         except BaseException:
             if reading:
-                self._leave()
+                self.seat.leave()
             raise
         if not reading:
             if not await holder_present(self._home, sid):  # it left just before the call was recorded
@@ -182,13 +211,13 @@ class Channel:
     async def adopt(self, event_id: str | None = None) -> None:
         """Read the calls other processes joined for the holder (all, or the one of `event_id`):
         this process has the stream, so their messages come here."""
-        if not self._stream.held:
+        if not self.seat.owned:
             return
         if event_id is None:  # messages of a call nobody records (forgotten meanwhile) expire
             now = time.monotonic()
             for old in [i for i, (first, _) in self._early.items() if now - first > EARLY_TTL]:
                 del self._early[old]
-        self._active += 1  # keep the stream while the repository answers
+        self.seat.count()  # keep the stream while the repository answers
         try:
             claimed = await self.store.run(self.store.repository.claim_call, self.record.id, event_id,
                                            runtime().reader_id)
@@ -197,10 +226,10 @@ class Channel:
                 call, state = self._new_call(endpoint, record.event_id, record.inputs, record.started_at,
                                              record.status)
                 self._adopted.add(record.event_id)
-                self._active += 1
+                self.seat.count()
                 self._track(call, state)
         finally:
-            self._leave()
+            self.seat.leave()
 
     def _replay(self, event_id: str) -> None:
         """Route the messages that came before their call was known here."""
@@ -211,7 +240,7 @@ class Channel:
         if self._calls.pop(call.event_id, None) is None:
             return
         self._adopted.discard(call.event_id)
-        self._leave()
+        self.seat.leave()
         if call.status in ("cancelled", "timed_out"):
             self._end_siblings(call)
 
@@ -229,7 +258,7 @@ class Channel:
 
     async def hold(self) -> None:
         """Take the session's stream for good (waiting for any process reading it)."""
-        await self._take_stream(ride=False)
+        await self.seat.take(ride=False)
         self.holding = True
 
     async def close(self) -> None:
@@ -237,26 +266,29 @@ class Channel:
         would make the server drop them), then stop reading, release the lock, commit."""
         self.holding = False
 
-        async def none_adopted() -> bool:
-            return not self._adopted
+        async def none_adopted() -> bool:  # nor any being adopted: their messages came here
+            return not self._adopted and not self._adopting
 
         await wait_until(none_adopted, first=IDLE_POLL, most=IDLE_POLL)
+        self._closing = True
         if self._reader is not None:
             self._reader.cancel()
             try:
                 await self._reader
             except BaseException:  # noqa: S110 - the reader records its own end
                 pass
-        self._maybe_release()
         await self.transport.aclose()
         await self.store.flush()
+        self.seat.release()
 
     # -- reading ----------------------------------------------------------------------------
 
     def _route(self, msg: dict[str, Any]) -> None:
         if msg.get("msg") == "heartbeat":
+            if self._calls:
+                self.store.record(self.store.repository.beat, self.record.id)
             for _, state in list(self._calls.values()):
-                state.feed(msg)
+                state.heartbeat()
             return
         event_id = msg.get("event_id")
         if not isinstance(event_id, str):
@@ -266,15 +298,24 @@ class Channel:
             tracked[1].feed(msg)
             return
         self._early.setdefault(event_id, (time.monotonic(), []))[1].append(msg)
-        if event_id not in self._adopting:  # joined by another process for the holder?
+        if event_id not in self._adopting and event_id not in self._expected:  # another process's call?
             self._adopting.add(event_id)
             self._spawn(self._adopt_one(event_id))
 
     async def _adopt_one(self, event_id: str) -> None:
+        """Adopt the call of an unknown event id; its process records it just after the join
+        is answered, which may be after its messages (all of them, for a quick call) came."""
         try:
-            await self.adopt(event_id)
+            for wait in ADOPT_WAITS:
+                await asyncio.sleep(wait)
+                if event_id not in self._early:
+                    return  # adopted meanwhile, or expired
+                await self.adopt(event_id)
         finally:
             self._adopting.discard(event_id)
+
+    async def _adopted_all(self) -> bool:
+        return not self._adopting
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -298,10 +339,11 @@ class Channel:
         url, params = self.dialect.stream(self.record.session_hash)
         reopens, routed, why = Reopens(), 0, ""
         try:
-            while self._calls:
+            while self._calls or self._expected:
                 news, ended = False, "The server closed the event stream mid-call."
                 try:
                     async with self._stream_of(url, params) as events:
+                        self._drained = False
                         async for _, data in events:
                             routed += 1
                             if routed % YIELD_EVERY == 0:
@@ -312,23 +354,36 @@ class Channel:
                                 break
                             news = news or (kind != "heartbeat" and "event_id" in msg)
                             self._route(msg)
+                            if kind == "process_completed" and not self.busy and not self._expected:
+                                self._drained = True  # Gradio ends a stream with no call left
                             if kind == "heartbeat" and not self.busy:
                                 break  # idle: the server keeps a stream open until it is left
                 except (StreamError, ConnectError) as exc:
                     ended = str(exc)
                 why = ended if news or not why else why  # the fault, not the reopens after it
-                if self._calls and not await reopens.again(news):
+                # calls of other processes, recorded any moment now, may end from what we have
+                await wait_until(self._adopted_all, first=0.01, most=0.1)
+                if (self._calls or self._expected) and not await reopens.again(news):
                     self._fail_all(why)
-        except BaseException as exc:  # cancelled or a bug: no call may wait forever
-            self._fail_all(f"The event reader stopped: {exc!r}.", lost=False)
+        except asyncio.CancelledError:  # the session closed, or its event loop ended
+            self._fail_all("This process stopped reading the session's stream (the session was closed, "
+                           "or its event loop ended) before the call ended.", status="interrupted")
+            raise
+        except BaseException as exc:  # a bug: no call may wait forever
+            self._fail_all(f"The event reader stopped: {exc!r}.", status="failed")
             raise
         finally:
             self._reader = None
-            self._maybe_release()
+            if not self._closing:  # closing releases the lock itself, after the last commit
+                self.seat.maybe_release()
 
-    def _fail_all(self, why: str, *, lost: bool = True) -> None:
+    def _fail_all(self, why: str, *, status: str | None = None) -> None:
+        """End every call in flight: lost (the server no longer has them), or with `status`."""
         for _, state in list(self._calls.values()):
-            state.fail(StreamError(f"{why} {lost_message(state.event_id)}" if lost else why))
+            if status is None:
+                state.fail(StreamError(f"{why} {lost(state.event_id)}"))
+            else:
+                state.fail(StreamError(why), status)
 
     # -- apps without the queue -------------------------------------------------------------
 
@@ -336,16 +391,17 @@ class Channel:
         """The `/call/{api}` fallback for apps without the queue protocol: one call at a time."""
         await self._serial.acquire()
         try:
-            await self._enter(ride=False)
+            await self.seat.enter(ride=False)
         except BaseException:
             self._serial.release()
             raise
         try:
             url, body = self.dialect.call(endpoint, values, self.record.session_hash)
             r = await self._send(endpoint, values, url, body)
-            call, state = await self._recorded(endpoint, r, values, runtime().reader_id)
+            call, state = await self._recorded(endpoint, join_answer(r.status, r.json(), r.text, endpoint.name), values, runtime().reader_id)
+            call.cancel_if_abandoned = True
         except BaseException:
-            self._leave()
+            self.seat.leave()
             self._serial.release()
             raise
         self._spawn(self._follow_call(state, self.dialect.call_stream(endpoint, call.event_id)))
@@ -368,28 +424,13 @@ class Channel:
                     ended = str(exc)
                 why = ended if news or not why else why
                 if not state.done and not await reopens.again(news):
-                    state.fail(StreamError(f"{why} {lost_message(state.event_id)}"))
+                    state.fail(StreamError(f"{why} {lost(state.event_id)}"))
         except BaseException as exc:
             state.fail(StreamError(f"The event reader stopped: {exc!r}."))
             raise
         finally:
-            self._leave()
+            self.seat.leave()
             self._serial.release()
-
-
-def lost_message(event_id: str) -> str:
-    return f"The server no longer has the call {event_id}: it is lost."
-
-
-def _event_id(r: Response, endpoint: str) -> str:
-    """The event id from a join/call answer, or the right error for a refusal."""
-    body = r.json()
-    if r.status in (429, 503) or (isinstance(body, dict) and "queue is full" in str(body).lower()):
-        raise QueueFull(f"The app's queue is full (HTTP {r.status}); try {endpoint} again later.")
-    if r.status >= 400 or not isinstance(body, dict) or not isinstance(body.get("event_id"), str):
-        detail = body.get("detail") if isinstance(body, dict) else r.text[:200]
-        raise CallError(f"The app refused the call of {endpoint} (HTTP {r.status}): {detail}")
-    return str(body["event_id"])
 
 
 async def open_channel(owner: CallOwner, record: SessionRecord, store: StoreWorker, dialect: Dialect) -> Channel:

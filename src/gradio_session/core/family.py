@@ -8,35 +8,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..errors import GradioSessionError, NotAGradioApp, SessionNotFound
-from ..models import AppInfo, SessionRecord
+from ..errors import GradioSessionError, SessionError, SessionNotFound
+from ..models import SessionRecord
 from ..protocol import discovery
 from ..store import tokens
+from ..store.repository import GLOB_CHARS, check_name
 from ..transport import Transport
+from .probe import probe
 from .runtime import runtime
 from .session import AsyncSession
-
-
-async def probe(transport: Transport, app_url: str) -> tuple[str, AppInfo]:
-    """Find an app's API root and read its API: `/config` first, then `/info`."""
-    config: dict[str, Any] | None = None
-    r = await transport.request("GET", f"{app_url}/config")
-    if r.status in (401, 403):
-        raise NotAGradioApp(f"{app_url} refused access (HTTP {r.status}): give a token with --token.", url=app_url)
-    if r.status == 200 and discovery.looks_like_config(r.json()):
-        config = r.json()
-        roots = [discovery.api_root(app_url, config)]
-    else:
-        roots = [f"{app_url}/gradio_api", app_url]
-    for root in roots:
-        r = await transport.request("GET", f"{root}/info")
-        info = r.json()
-        if r.status == 200 and discovery.looks_like_info(info):
-            return root, discovery.parse_app(info, config)
-    raise NotAGradioApp(
-        f"{app_url} does not look like a Gradio app (no Gradio configuration or API description "
-        f"found; last answer HTTP {r.status}). Check the URL.", url=app_url,
-    )
 
 
 async def new_session(app: str, *, name: str | None = None, download_path: str | None = None,
@@ -46,12 +26,16 @@ async def new_session(app: str, *, name: str | None = None, download_path: str |
     store = runtime().store(home)
     repo = store.repository
     app_url = discovery.normalize_app_url(app)
+    try:  # before the app is probed: a bad name costs no network
+        name = check_name(discovery.derive_name(app_url) if name is None else name)
+    except SessionError as exc:
+        hint = " (It comes from the app's URL: give a name.)" if name is None else ""
+        raise SessionError(f"{exc}{hint}") from None
     transport = Transport(app_url, token, http=runtime().http)
     try:
         api_url, info = await probe(transport, app_url)
     finally:
         await transport.aclose()
-    name = name or discovery.derive_name(app_url)
     try:
         old: SessionRecord | None = await store.run(repo.get_session, name) if force else None
     except SessionNotFound:
@@ -74,27 +58,27 @@ async def new_session(app: str, *, name: str | None = None, download_path: str |
     return AsyncSession(record, store)
 
 
-def get_session(name: str = ".", *, home: Path | str | None = None) -> AsyncSession:
+async def get_session(name: str = ".", *, home: Path | str | None = None) -> AsyncSession:
     """A session by name, id, or `.` for the default."""
     store = runtime().store(home)
-    return AsyncSession(store.repository.get_session(name), store)
+    return AsyncSession(await store.run(store.repository.get_session, name), store)
 
 
-def list_sessions(pattern: str = "*", *, home: Path | str | None = None) -> list[AsyncSession]:
+async def list_sessions(pattern: str = "*", *, home: Path | str | None = None) -> list[AsyncSession]:
     """Sessions whose name matches a glob pattern (`*` for all)."""
     store = runtime().store(home)
-    return [AsyncSession(r, store) for r in store.repository.list_sessions(pattern)]
+    return [AsyncSession(r, store) for r in await store.run(store.repository.list_sessions, pattern)]
 
 
-def set_default(session: AsyncSession | str, *, home: Path | str | None = None) -> AsyncSession:
+async def set_default(session: AsyncSession | str, *, home: Path | str | None = None) -> AsyncSession:
     """Make a session the default one."""
     store = runtime().store(home)
     ref = session if isinstance(session, str) else session.id
-    return AsyncSession(store.repository.set_default(ref), store)
+    return AsyncSession(await store.run(store.repository.set_default, ref), store)
 
 
-def set_options(session: AsyncSession | str = ".", *, home: Path | str | None = None,
-                **options: Any) -> AsyncSession:
+async def set_options(session: AsyncSession | str = ".", *, home: Path | str | None = None,
+                      **options: Any) -> AsyncSession:
     """Change max_calls, max_calls_policy or download_path of a session."""
     store = runtime().store(home)
     if options.get("max_calls_policy") not in (None, "error", "warning", "remove"):
@@ -102,14 +86,30 @@ def set_options(session: AsyncSession | str = ".", *, home: Path | str | None = 
     if options.get("download_path"):
         options["download_path"] = str(Path(options["download_path"]).expanduser().resolve())
     ref = session if isinstance(session, str) else session.id
-    return AsyncSession(store.repository.update_session(ref, **options), store)
+    return AsyncSession(await store.run(store.repository.update_session, ref, **options), store)
 
 
-def remove_session(name_or_pattern: str, *, home: Path | str | None = None) -> list[str]:
-    """Remove sessions by name, id or glob pattern, with their calls and token; their names."""
-    repo = runtime().store(home).repository
-    removed = repo.remove_sessions(name_or_pattern)
+async def remove_session(name_or_pattern: str | None = None, *, pattern: str | None = None,
+                         home: Path | str | None = None) -> list[str]:
+    """Remove one session by name or id (`.`: the default), or with `pattern=` every session
+    whose name matches a glob (`pattern="a*"`); with their calls and tokens. Returns the
+    names removed."""
+    if (name_or_pattern is None) == (pattern is None):
+        raise TypeError("remove_session() takes a session name or id, or pattern=" +
+                        (", not both." if pattern is not None else "."))
+    store = runtime().store(home)
+    if pattern is not None:
+        removed = await store.run(store.repository.remove_sessions, pattern)
+    else:
+        assert name_or_pattern is not None
+        try:
+            removed = [await store.run(store.repository.remove_session, name_or_pattern)]
+        except SessionNotFound as exc:
+            if any(c in GLOB_CHARS for c in name_or_pattern):
+                raise SessionNotFound(f"{exc} To remove every session matching a glob pattern, pass "
+                                      f"pattern={name_or_pattern!r}.") from None
+            raise
     for r in removed:
         if r.has_token:
-            tokens.delete(repo.home, r.id)
+            await asyncio.to_thread(tokens.delete, store.repository.home, r.id)
     return [r.name for r in removed]

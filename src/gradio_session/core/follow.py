@@ -15,13 +15,13 @@ from pathlib import Path
 from .. import paths
 from ..errors import StreamError
 from ..models import TERMINAL_STATUSES, CallRecord
-from .locks import StreamLock
 from .runtime import runtime
 from .state import CallState
 from .waiting import wait_until
 
 FOLLOW_POLL = 0.05  # seconds between repository reads, at most
 READER_CHECK = 0.5  # seconds between looks at the stream lock
+BEATS_AT_ONCE = 4  # heartbeats a single look passes on, however many the session counted
 HOLDER_STARTS = 3  # holders a follower starts (each died) before its call is interrupted
 
 
@@ -31,8 +31,9 @@ class Follower:
     def __init__(self, state: CallState, home: Path) -> None:
         self._state = state
         self._home = home
-        self._stream = StreamLock(home, state.session_id)
+        self._stream = runtime().stream_lock(home, state.session_id)
         self._holders_started = 0
+        self._beats: int | None = None  # the session's heartbeat count when we first looked
 
     async def next(self) -> None:
         """Wait until the repository has new events of the call, or its end."""
@@ -42,14 +43,20 @@ class Follower:
         async def news() -> bool:
             nonlocal checked
             state = self._state
-            record, new = await state.store.run(repo.call_news, state.session_id, state.event_id,
-                                                len(state.events))
+            record, new, beats = await state.store.run(repo.call_news, state.session_id, state.event_id,
+                                                       len(state.events))
             state.extend(new)
             if record is None or record.status in TERMINAL_STATUSES:
                 state.end_from_record(record)
                 return True
             if new:
                 return True
+            if self._beats is not None and beats > self._beats:
+                for _ in range(min(beats - self._beats, BEATS_AT_ONCE)):
+                    state.heartbeat()
+                self._beats = beats
+                return True
+            self._beats = beats if self._beats is None else self._beats
             if time.monotonic() - checked > READER_CHECK:
                 checked = time.monotonic()
                 return self._stream.free() and await self._orphaned(record)

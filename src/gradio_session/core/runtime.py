@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import functools
 import os
 import threading
 import uuid
@@ -23,12 +22,13 @@ from .. import paths
 from ..errors import GradioSessionError
 from ..store.repository import Repository
 from ..store.worker import StoreWorker
+from .locks import StreamLock
 
 if TYPE_CHECKING:
     import httpx
-    from anyio.from_thread import BlockingPortal
 
 T = TypeVar("T")
+CLEANUP_WAIT = 3.0  # seconds an interrupted sync call gets to cancel its call on the server
 
 
 class HolderPort(Protocol):
@@ -57,11 +57,14 @@ class Runtime:
         self.http: httpx.AsyncBaseTransport | None = None  # None: the network
         self._holders: HolderPort | None = None
         self._stores: dict[Path, StoreWorker] = {}
+        self._stream_locks: dict[tuple[Path, str], StreamLock] = {}
         self._channels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Closable]] = (
             weakref.WeakKeyDictionary()
         )
-        self._portal: tuple[BlockingPortal, Any] | None = None
+        self._portal: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None  # the sync API's loop
         self._lock = threading.Lock()
+        # loops blocked by a sync call made inside them, and the task of that call
+        self.blocked: dict[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] = {}
 
     def store(self, home: Path | str | None = None) -> StoreWorker:
         """The worker of a repository folder (default: `$GRADIO_SESSION_HOME` or user data)."""
@@ -70,6 +73,14 @@ class Runtime:
             if folder not in self._stores:
                 self._stores[folder] = StoreWorker(Repository(folder))
             return self._stores[folder]
+
+    def stream_lock(self, home: Path, session_id: str) -> StreamLock:
+        """The process's one lock of a session's stream (shared by its event loops)."""
+        with self._lock:
+            key = (home, session_id)
+            if key not in self._stream_locks:
+                self._stream_locks[key] = StreamLock(home, session_id)
+            return self._stream_locks[key]
 
     def channels(self) -> dict[str, Closable]:
         """The sessions' connections in the running event loop, by session id."""
@@ -91,17 +102,44 @@ class Runtime:
         if self._holders is None:
             self._holders = holders
 
-    def run_blocking(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-        """Run a coroutine function on the process's private loop thread and wait for it: one
-        loop for the sync API keeps connections and stream readers alive between calls."""
+    def _loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._portal is None:
-                from anyio.from_thread import start_blocking_portal
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="gradio-session-loop", daemon=True)
+                thread.start()
+                self._portal = (loop, thread)
+            return self._portal[0]
 
-                cm = start_blocking_portal(backend="asyncio")
-                self._portal = (cm.__enter__(), cm)
-            portal = self._portal[0]
-        return portal.call(functools.partial(fn, *args, **kwargs))
+    def run_blocking(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """Run a coroutine function on the process's private loop thread and wait for it: one
+        loop for the sync API keeps connections and stream readers alive between calls.
+        Interrupted (Ctrl+C), the coroutine is cancelled and gets a moment to clean up: a call
+        left behind is cancelled on the server."""
+        finished = threading.Event()
+        try:  # the sync API called from inside a running loop blocks that loop meanwhile
+            blocked: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            blocked = None
+
+        async def run() -> T:
+            if blocked is not None:
+                self.blocked[blocked] = asyncio.current_task()
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                finished.set()
+                if blocked is not None:
+                    self.blocked.pop(blocked, None)
+
+        future = asyncio.run_coroutine_threadsafe(run(), self._loop())
+        try:
+            return future.result()
+        except BaseException:
+            if not future.done():
+                future.cancel()
+                finished.wait(CLEANUP_WAIT)
+            raise
 
     def shutdown(self) -> None:
         """At exit: close the private loop's connections (calls taken over from other
@@ -111,8 +149,12 @@ class Runtime:
         with self._lock:
             portal, self._portal = self._portal, None
         if portal is not None:
-            portal[0].call(self.close_channels)
-            portal[1].__exit__(None, None, None)
+            loop, thread = portal
+            try:
+                asyncio.run_coroutine_threadsafe(self.close_channels(), loop).result(CLEANUP_WAIT * 4)
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join(CLEANUP_WAIT)
         for store in list(self._stores.values()):
             store.close()
         if self._holders is not None:

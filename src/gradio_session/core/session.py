@@ -10,20 +10,26 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from .. import files
+from .. import files, paths
 from ..binding import bind, find_endpoint
-from ..errors import CallError, CallNotFound, GradioSessionError, MaxCallsReached
-from ..models import TERMINAL_STATUSES, AppInfo, CallRecord, Endpoint, FileData, SessionRecord, UploadRecord
+from ..errors import (
+    CallError, CallNotFound, EndpointNotFound, GradioSessionError, MaxCallsReached, ParameterError,
+)
+from ..models import (
+    TERMINAL_STATUSES, AppInfo, CallRecord, CallStatus, Endpoint, FileData, SessionRecord, UploadRecord,
+)
 from ..protocol.dialects import dialect_for
 from ..store.repository import Repository
 from ..store.worker import StoreWorker
 from .call import CANCEL_WAIT, AsyncCall
 from .channel import Channel, open_channel
-from .locks import StreamLock, holder_present
+from .locks import holder_present
 from .runtime import runtime
 from .waiting import wait_until
+
+LIMIT_RECHECK = 1.0  # seconds a session found without max_calls is not asked again
 
 
 class AsyncSession:
@@ -33,6 +39,7 @@ class AsyncSession:
         self.record = record
         self.store = store
         self.dialect = dialect_for(record.app, record.api_url)
+        self._unlimited_until = 0.0  # monotonic time until which max_calls is known unset
 
     def __repr__(self) -> str:
         return f"<Session {self.name!r} {self.record.app_url}>"
@@ -57,6 +64,17 @@ class AsyncSession:
         """The endpoint called `name` (leading slash optional)."""
         return find_endpoint(self.record.app, name)
 
+    def view_api(self, endpoint: str | None = None, *, print_info: bool = True) -> str | None:
+        """The app's endpoints with their parameters, returns and a call to copy, as
+        `gradio-session api` shows them: printed (or, `print_info=False`, returned)."""
+        from ..describe import api_text
+
+        text = api_text(self.app, self.name, endpoint)
+        if not print_info:
+            return text
+        print(text)
+        return None
+
     def can_detach(self, endpoint: str) -> bool:
         """True when calls of `endpoint` can be left to the background holder (the app speaks
         the queue protocol: another process can read them)."""
@@ -78,12 +96,19 @@ class AsyncSession:
 
     async def _start(self, endpoint: str, args: tuple[Any, ...], kwargs: dict[str, Any], *,
                      detach: bool) -> AsyncCall:
-        ep = self.endpoint(endpoint)
+        channel = await self._channel()
+        await channel.check_app()
+        self._follow_api(channel)
+        try:
+            ep = self.endpoint(endpoint)
+        except EndpointNotFound:
+            if not await self.refresh():  # redeployed with it since we last looked?
+                raise
+            ep = self.endpoint(endpoint)
         values = bind(ep, args, kwargs)
         if detach and not self.dialect.queued(ep):
             raise CallError(f"Calls of {ep.name} can't be detached: the app does not speak the queue "
                             "protocol, so no other process can read them.")
-        channel = await self._channel()
         async with channel.starting:
             await self._make_room()
             values = await self._file_values(ep, values)
@@ -91,13 +116,37 @@ class AsyncSession:
                 return await channel.join(ep, values, detach=detach)
             return await channel.post_call(ep, values)
 
+    async def refresh(self) -> bool:
+        """Read the app's API again (after a redeploy); the session keeps its Gradio session
+        hash and its calls. True when the API changed."""
+        channel = await self._channel()
+        changed = await channel.reread_api()
+        self._follow_api(channel)
+        return changed
+
+    def _follow_api(self, channel: Channel) -> None:
+        """Take the API the channel last read (another handle may have read it again)."""
+        self.record, self.dialect = channel.record, channel.dialect
+
     async def call(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
         """Call an endpoint and wait for its result (the output list)."""
         return await (await self.invoke(endpoint, *args, **kwargs)).result()
 
-    def calls(self, status: str | None = None) -> list[CallRecord]:
-        """The session's recorded calls, oldest first (only those of `status` if given)."""
-        return self.repository.list_calls(self.id, status)
+    async def calls(self, status: str | None = None) -> list[CallRecord]:
+        """The session's recorded calls, oldest first (only those of `status` if given).
+        Calls left `queued`/`running` by a reader that is gone are recorded `interrupted` first."""
+        if status is not None and status not in get_args(CallStatus):
+            raise ParameterError(f"No call status {status!r}: use one of {', '.join(get_args(CallStatus))}.")
+        records = await self.store.run(self.repository.list_calls, self.id)
+        orphans = [r for r in records if r.reader is not None and r.status not in TERMINAL_STATUSES]
+        if orphans and runtime().stream_lock(self.repository.home, self.id).free():
+            for r in orphans:  # nobody reads the stream: their process died or left them
+                await self.store.run(
+                    self.repository.set_call_status, self.id, r.event_id, "interrupted", finished_at=time.time(),
+                    error=f"The call {r.event_id} was interrupted: the process that read its stream is gone.",
+                    if_running=True)
+            records = await self.store.run(self.repository.list_calls, self.id)
+        return [r for r in records if status is None or r.status == status]
 
     async def get_call(self, event_id: str) -> AsyncCall:
         """A call of this session by event id, from any process: its recorded events, then the
@@ -106,14 +155,14 @@ class AsyncSession:
         live = channel.live(event_id)
         if live is not None:
             return live
-        record, events = await self.store.run(self.repository.call_news, self.id, event_id, 0)
+        record, events, _ = await self.store.run(self.repository.call_news, self.id, event_id, 0)
         if record is None:
             raise self._no_call(event_id)
         return channel.followed(record, events)
 
-    def get_call_record(self, event_id: str) -> CallRecord:
+    async def get_call_record(self, event_id: str) -> CallRecord:
         """The recorded call of that event id, or CallNotFound naming this session."""
-        record = self.repository.get_call(self.id, event_id)
+        record = await self.store.run(self.repository.get_call, self.id, event_id)
         if record is None:
             raise self._no_call(event_id)
         return record
@@ -122,19 +171,20 @@ class AsyncSession:
         return CallNotFound(f"No call {event_id!r} in session {self.name!r}. "
                             "List its calls with `gradio-session calls`.")
 
-    def forget(self, event_id: str | None = None, *, completed: bool = False, all: bool = False,
-               force: bool = False, dry_run: bool = False) -> list[str]:
+    async def forget(self, event_id: str | None = None, *, completed: bool = False, all: bool = False,
+                     force: bool = False, dry_run: bool = False) -> list[str]:
         """Forget recorded calls: one by event id, the finished ones (`completed`) or `all`;
         calls still running only with `force`. Returns the event ids gone (or, dry_run, to go)."""
         if (event_id is not None) + completed + all != 1:
             raise GradioSessionError("Forget one call by event id, or the completed calls, or all calls.")
         if event_id is not None:
-            record = self.get_call_record(event_id)
+            record = await self.get_call_record(event_id)
             if record.status not in TERMINAL_STATUSES and not force:
                 raise CallError(f"The call {event_id} is still {record.status}: cancel it first, or "
                                 "forget it with force.", event_id=event_id)
         statuses = None if force and not completed else TERMINAL_STATUSES
-        return self.repository.forget_calls(self.id, event_id=event_id, statuses=statuses, dry_run=dry_run)
+        return await self.store.run(self.repository.forget_calls, self.id, event_id=event_id, statuses=statuses,
+                                    dry_run=dry_run)
 
     async def cancel(self, event_id: str) -> bool:
         """Cancel a call of this session by event id, from any process; False if it had ended."""
@@ -148,7 +198,7 @@ class AsyncSession:
             return False
         await self.post_cancel(self.endpoint(record.endpoint), event_id)
         # The process reading the session's stream records the end; if none does, record it here.
-        stream, unread = StreamLock(self.repository.home, self.id), False
+        stream, unread = runtime().stream_lock(self.repository.home, self.id), False
 
         async def settled() -> bool:
             nonlocal unread
@@ -178,8 +228,13 @@ class AsyncSession:
                             event_id=event_id)
 
     async def _make_room(self) -> None:
-        """Apply max_calls before a new call: refuse, warn, or forget the oldest finished calls."""
+        """Apply max_calls before a new call: refuse, warn, or forget the oldest finished calls.
+        A session without a limit is looked at again after LIMIT_RECHECK s, not before each call."""
+        if time.monotonic() < self._unlimited_until:
+            return
         max_calls, policy, count = await self.store.run(self.repository.call_limit, self.id)
+        if not max_calls:
+            self._unlimited_until = time.monotonic() + LIMIT_RECHECK
         if not max_calls or count < max_calls:
             return
         over = count - max_calls + 1
@@ -215,9 +270,9 @@ class AsyncSession:
         specs = [files.as_upload(p) for p in paths]
         return [FileData.from_dict(fd) for fd in await self._upload_specs(specs, progress)]
 
-    def uploads(self) -> list[UploadRecord]:
+    async def uploads(self) -> list[UploadRecord]:
         """The files uploaded through this session, oldest first."""
-        return self.repository.list_uploads(self.id)
+        return await self.store.run(self.repository.list_uploads, self.id)
 
     async def _upload_specs(self, specs: list[Path | dict[str, Any]],
                             progress: files.Progress | None = None) -> list[dict[str, Any]]:
@@ -252,12 +307,14 @@ class AsyncSession:
             values[i] = chunk if many else chunk[0]
         return values
 
-    async def download_folder(self, download_path: str | Path | None) -> Path | None:
+    async def download_folder(self, download_path: str | Path | None) -> Path:
         """Where a result's files go: `download_path`, else the session's folder as recorded
-        now (another process may have set it), else None (files keep their URL)."""
+        now (another process may have set it), else `<home>/downloads/<session name>`."""
         if not download_path:
             download_path = (await self.store.run(self.repository.get_session, self.id)).download_path
-        return Path(download_path).expanduser().resolve() if download_path else None
+        if not download_path:
+            return paths.downloads(self.repository.home, self.name, self.id).resolve()
+        return Path(download_path).expanduser().resolve()
 
     async def download(self, data: Any, folder: Path) -> Any:
         """A copy of `data` whose files are downloaded into `folder`."""
@@ -272,6 +329,10 @@ class AsyncSession:
             await channel.close()  # flushes the store too
         else:
             await self.store.flush()
+
+    async def close(self) -> None:
+        """The same as `aclose()`."""
+        await self.aclose()
 
     async def __aenter__(self) -> AsyncSession:
         return self

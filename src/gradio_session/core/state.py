@@ -35,6 +35,7 @@ class CallState:
         self.failure: GradioSessionError | None = None
         self.done = False
         self.ending: str | None = None  # "cancelled" or "timed_out" once a cancel was sent
+        self.beats = 0  # heartbeats while in flight: counted, not recorded (the session counts them once)
         self._decoder = decoder
         self._changed = asyncio.Event()
         self._on_done: list[Callable[[], None]] = []
@@ -78,8 +79,18 @@ class CallState:
         except StreamError as exc:
             self.fail(exc)
 
+    def heartbeat(self) -> None:
+        """The stream (or, following, the session's count) says the server is alive."""
+        if not self.done:
+            self.beats += 1
+            self._changed.set()
+
     def add(self, name: str, data: Any) -> None:
         if self.done:
+            return
+        if name == "heartbeat":  # a `/call` stream's own: counted for the session like the queue's
+            self.store.record(self.store.repository.beat, self.session_id)
+            self.heartbeat()
             return
         if name == "cancelled":
             name = self.ending or "cancelled"

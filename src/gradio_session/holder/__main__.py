@@ -21,9 +21,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     try:
-        session = get_session(args[0])
-
         async def run() -> None:
+            session = await get_session(args[0])
             channel = await open_channel(session, session.record, session.store, session.dialect)
             await serve(channel, HolderLock(session.repository.home, session.id), paths.holder_idle())
 

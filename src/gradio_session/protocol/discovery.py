@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -84,8 +86,19 @@ def parse_app(info: dict[str, Any], config: dict[str, Any] | None) -> AppInfo:
             output_state=tuple(o in state_ids for o in dep.get("outputs", [])),
             generator=bool((dep.get("types") or {}).get("generator")),
         )
+    app_id = config.get("app_id")
     return AppInfo(version=config.get("version") or info.get("version"),
-                   protocol=config.get("protocol"), endpoints=endpoints)
+                   protocol=config.get("protocol"), endpoints=endpoints, api_hash=api_hash(info, config),
+                   app_id=None if app_id is None else str(app_id))
+
+
+def api_hash(info: dict[str, Any], config: dict[str, Any]) -> str:
+    """A digest of what calls depend on: the endpoints' parameters and returns, and where each
+    sits in the app (fn_index, inputs, outputs)."""
+    wiring = [(d.get("api_name"), d.get("id"), d.get("inputs"), d.get("outputs"))
+              for d in config.get("dependencies", [])]
+    text = json.dumps({"endpoints": info.get("named_endpoints"), "wiring": wiring}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def file_kind(param: dict[str, Any]) -> Literal["one", "many"] | None:

@@ -6,7 +6,7 @@ import copy
 import json
 from typing import Any
 
-from ..errors import StreamError
+from ..errors import CallError, QueueFull, StreamError
 from ..models import Endpoint
 
 TERMINAL_EVENTS = frozenset({"complete", "error", "cancelled", "timed_out"})
@@ -115,6 +115,21 @@ class EventDecoder:
             raise StreamError(f"Unknown event {name!r} from the server.")
         data = decode_json(raw) if raw.strip() else None
         return ("cancelled", None) if name == "complete" and data is None else (name, data)
+
+
+def join_answer(status: int, body: Any, text: str, endpoint: str) -> str:
+    """The event id from a join (or `/call`) answer, or the right error for a refusal."""
+    if status in (429, 503) or (isinstance(body, dict) and "queue is full" in str(body).lower()):
+        raise QueueFull(f"The app's queue is full (HTTP {status}); try {endpoint} again later.")
+    if status >= 400 or not isinstance(body, dict) or not isinstance(body.get("event_id"), str):
+        detail = body.get("detail") if isinstance(body, dict) else text[:200]
+        raise CallError(f"The app refused the call of {endpoint} (HTTP {status}): {detail}")
+    return str(body["event_id"])
+
+
+def lost(event_id: str) -> str:
+    """What a call whose stream broke, and that the server no longer has, ends with."""
+    return f"The server no longer has the call {event_id}: it is lost."
 
 
 def queue_payload(raw: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import TypeVar
 from ..errors import RepositoryError
 
 T = TypeVar("T")
-SCHEMA_VERSION = 3  # 2: uploads; 3: calls.reader
+SCHEMA_VERSION = 4  # 2: uploads; 3: calls.reader; 4: sessions.beats
 BUSY_RETRY_S = 120.0  # beyond SQLite's own 30 s busy timeout
 
 SCHEMA = """
@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     download_path TEXT,
     max_calls INTEGER,
     max_calls_policy TEXT NOT NULL DEFAULT 'error',
-    has_token INTEGER NOT NULL DEFAULT 0
+    has_token INTEGER NOT NULL DEFAULT 0,
+    beats INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS calls (
     session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
@@ -122,6 +123,8 @@ class Database:
                 db.execute(statement)
         if "reader" not in {r[1] for r in db.execute("PRAGMA table_info(calls)")}:
             db.execute("ALTER TABLE calls ADD COLUMN reader TEXT")
+        if "beats" not in {r[1] for r in db.execute("PRAGMA table_info(sessions)")}:
+            db.execute("ALTER TABLE sessions ADD COLUMN beats INTEGER NOT NULL DEFAULT 0")
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:

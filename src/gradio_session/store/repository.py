@@ -8,21 +8,51 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import sqlite3
+import tempfile
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .. import paths
-from ..errors import RepositoryError, SessionExists, SessionNotFound
+from ..errors import RepositoryError, SessionError, SessionExists, SessionNotFound
 from ..models import TERMINAL_STATUSES, AppInfo, CallRecord, Event, SessionRecord, UploadRecord
 from .database import SCHEMA_VERSION, Database
 
-__all__ = ["SCHEMA_VERSION", "Repository"]
+__all__ = ["GLOB_CHARS", "SCHEMA_VERSION", "Repository", "check_name"]
 
 _UNSET: Any = object()
 _TERMINAL_MARKS = ",".join("?" * len(TERMINAL_STATUSES))
+GLOB_CHARS = "*?[]"  # they make a name a pattern in `list` and `remove`
+_WRITABLE_HINT = f"Set {paths.HOME_ENV} to a writable folder."
+
+
+def check_name(name: str) -> str:
+    """`name` if it can name a session, else SessionError saying why. A name is one word or
+    `owner/name` (Hugging Face Spaces): no glob characters, control characters, surrounding
+    whitespace or backslash, and no empty, `.` or `..` part between slashes, since it also
+    names a folder under the repository and must stay inside it."""
+    why = None
+    if not name:
+        why = "it is empty"
+    elif name == ".":
+        why = "'.' stands for the default session"
+    elif name != name.strip():
+        why = "it starts or ends with whitespace"
+    elif any(unicodedata.category(c) == "Cc" for c in name):
+        why = "it contains a control character"
+    elif any(c in GLOB_CHARS for c in name):
+        why = "'*', '?', '[' and ']' make a pattern in `list` and `remove`"
+    elif "\\" in name:
+        why = "it contains a backslash (use '/' for owner/name)"
+    elif any(part in ("", ".", "..") for part in name.split("/")):
+        why = "its parts between slashes can't be empty, '.' or '..' (use a word or owner/name)"
+    if why:
+        raise SessionError(f"{name!r} can't name a session: {why}. Pick another name.")
+    return name
 
 
 class Repository:
@@ -33,8 +63,30 @@ class Repository:
         try:
             self.home.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise RepositoryError(f"Can't open the session repository in {self.home}: {exc}") from exc
-        self._db = Database(paths.database(self.home))
+            raise RepositoryError(f"Can't create the session repository folder {self.home}: "
+                                  f"{exc.strerror or exc}. {_WRITABLE_HINT}") from exc
+        try:
+            self._db = Database(paths.database(self.home))
+        except RepositoryError as exc:
+            unwritable = self._unwritable()
+            if unwritable is None:
+                raise
+            raise unwritable from exc
+
+    def _unwritable(self) -> RepositoryError | None:
+        """Why the repository can't be opened when the folder or the file is read-only, the
+        usual cause of SQLite's "unable to open database file"; None when it is not that."""
+        try:
+            with tempfile.TemporaryFile(dir=self.home):
+                pass
+        except OSError as exc:
+            return RepositoryError(f"The session repository folder {self.home} is not writable: "
+                                   f"{exc.strerror or exc}. {_WRITABLE_HINT}")
+        db = paths.database(self.home)
+        if db.exists() and not os.access(db, os.R_OK | os.W_OK):
+            return RepositoryError(f"The session repository {db} is not readable and writable by you. "
+                                   f"{_WRITABLE_HINT}")
+        return None
 
     def close(self) -> None:
         self._db.close()
@@ -64,6 +116,7 @@ class Repository:
 
     def create_session(self, record: SessionRecord, *, force: bool = False) -> SessionRecord:
         """Insert a session; with force, replace one of the same name (and its calls)."""
+        check_name(record.name)
 
         def op(db: sqlite3.Connection) -> SessionRecord:
             old = db.execute("SELECT id FROM sessions WHERE name = ?", (record.name,)).fetchone()
@@ -155,18 +208,31 @@ class Repository:
                                                  (*changes.values(), record.id)))
         return self.get_session(record.id)
 
+    def remove_session(self, ref: str) -> SessionRecord:
+        """Remove exactly one session (by name, id, or `.` for the default) with its calls
+        and events; a glob character in `ref` is part of the name."""
+        record = self.get_session(ref)
+        if not self._delete([record]):
+            raise SessionNotFound(f"The session {ref!r} was removed meanwhile.")
+        return record
+
     def remove_sessions(self, pattern: str) -> list[SessionRecord]:
-        """Remove the sessions matching a name, id, `.` or glob, with their calls and events."""
+        """Remove the sessions matching a glob, id or `.`, with their calls and events."""
         records = self.list_sessions(pattern)
         if not records:
             raise SessionNotFound(f"No session matches {pattern!r}.")
-
-        def op(db: sqlite3.Connection) -> None:
-            db.executemany("DELETE FROM sessions WHERE id = ?", [(r.id,) for r in records])
-            db.execute("DELETE FROM meta WHERE key = 'default' AND value NOT IN (SELECT id FROM sessions)")
-
-        self._db.write(op)
+        self._delete(records)
         return records
+
+    def _delete(self, records: list[SessionRecord]) -> int:
+        """Delete these sessions (their calls and events cascade); how many were still there."""
+
+        def op(db: sqlite3.Connection) -> int:
+            gone = sum(db.execute("DELETE FROM sessions WHERE id = ?", (r.id,)).rowcount for r in records)
+            db.execute("DELETE FROM meta WHERE key = 'default' AND value NOT IN (SELECT id FROM sessions)")
+            return gone
+
+        return self._db.write(op)
 
     # -- calls and events ---------------------------------------------------------------------
 
@@ -281,10 +347,25 @@ class Repository:
         ).fetchall())
         return [Event(r[0], r[1], r[2], json.loads(r[3]) if r[3] is not None else None) for r in rows]
 
-    def call_news(self, session_id: str, event_id: str, after: int) -> tuple[CallRecord | None, list[Event]]:
-        """A followed call's record, then its events above `after`: the status first, since a
-        call's final event is committed with it."""
-        return self.get_call(session_id, event_id), self.events(session_id, event_id, after=after)
+    def set_app(self, session_id: str, api_url: str, app: AppInfo) -> None:
+        """The app's API as read again (it was redeployed): the session keeps its hash and calls."""
+        self._db.write(lambda db: db.execute("UPDATE sessions SET api_url = ?, app_json = ? WHERE id = ?",
+                                             (api_url, json.dumps(app.to_dict()), session_id)))
+
+    def beat(self, session_id: str) -> None:
+        """The session's stream carried a heartbeat: one write, however many calls are in flight."""
+        self._db.write(lambda db: db.execute("UPDATE sessions SET beats = beats + 1 WHERE id = ?", (session_id,)))
+
+    def call_news(self, session_id: str, event_id: str, after: int
+                  ) -> tuple[CallRecord | None, list[Event], int]:
+        """A followed call's record, its events above `after` and the session's heartbeat count:
+        the status first, since a call's final event is committed with it."""
+        def beats(db: sqlite3.Connection) -> int:
+            row = db.execute("SELECT beats FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            return int(row[0]) if row else 0
+
+        return (self.get_call(session_id, event_id), self.events(session_id, event_id, after=after),
+                self._db.read(beats))
 
     def forget_calls(self, session_id: str, *, event_id: str | None = None,
                      statuses: frozenset[str] | None = None, limit: int | None = None,

@@ -58,9 +58,13 @@ class StoreWorker:
         """Run `fn(*args, **kwargs)` on the worker thread and await its result."""
         return await asyncio.wrap_future(self.post(fn, *args, **kwargs))
 
+    async def barrier(self) -> None:
+        """Wait until everything posted so far is committed (or failed)."""
+        await self.run(_nothing)
+
     async def flush(self) -> None:
         """Wait until everything posted so far is committed; raise what a `record` met."""
-        await self.run(_nothing)
+        await self.barrier()
         if self._errors:
             raise self._errors.pop(0)
 

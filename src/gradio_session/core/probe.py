@@ -1,0 +1,58 @@
+"""Reading an app's API over the network: at `new`, and again when the app was redeployed."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any
+
+from ..errors import NotAGradioApp
+from ..models import AppInfo, SessionRecord
+from ..protocol import discovery
+from ..store.worker import StoreWorker
+from ..transport import Transport
+
+
+async def probe(transport: Transport, app_url: str) -> tuple[str, AppInfo]:
+    """Find an app's API root and read its API: `/config` first, then `/info`."""
+    config: dict[str, Any] | None = None
+    r = await transport.request("GET", f"{app_url}/config")
+    if r.status in (401, 403):
+        raise NotAGradioApp(f"{app_url} refused access (HTTP {r.status}): give a token with --token.", url=app_url)
+    if r.status == 200 and discovery.looks_like_config(r.json()):
+        config = r.json()
+        roots = [discovery.api_root(app_url, config)]
+    else:
+        roots = [f"{app_url}/gradio_api", app_url]
+    for root in roots:
+        r = await transport.request("GET", f"{root}/info")
+        info = r.json()
+        if r.status == 200 and discovery.looks_like_info(info):
+            return root, discovery.parse_app(info, config)
+    raise NotAGradioApp(
+        f"{app_url} does not look like a Gradio app (no Gradio configuration or API description "
+        f"found; last answer HTTP {r.status}). Check the URL.", url=app_url,
+    )
+
+
+async def running_app_id(transport: Transport, api_url: str) -> str | None:
+    """The id of the app running now (`{api}/app_id`; new after every restart), or None when
+    the app does not say."""
+    r = await transport.request("GET", f"{api_url}/app_id")
+    body = r.json() if r.status == 200 else None
+    app_id = body.get("app_id") if isinstance(body, dict) else None
+    return None if app_id is None else str(app_id)
+
+
+async def reread(transport: Transport, store: StoreWorker, old: SessionRecord) -> SessionRecord:
+    """Read the app's API again and record it: the session keeps its hash and its calls. A
+    changed API is said with a warning naming the endpoints that came and went."""
+    api_url, app = await probe(transport, old.app_url)
+    await store.run(store.repository.set_app, old.id, api_url, app)
+    if app.api_hash != old.app.api_hash or api_url != old.api_url:
+        new = sorted(set(app.endpoints) - set(old.app.endpoints))
+        gone = sorted(set(old.app.endpoints) - set(app.endpoints))
+        warnings.warn(f"The app's API changed: re-read it ({len(app.endpoints)} endpoints"
+                      + (f"; new: {', '.join(new)}" if new else "") + (f"; gone: {', '.join(gone)}" if gone else "")
+                      + ").", stacklevel=2)
+    return dataclasses.replace(old, api_url=api_url, app=app)
