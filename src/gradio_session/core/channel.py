@@ -87,11 +87,10 @@ class Channel:
 
     async def reread_api(self) -> bool:
         """Read the app's API again and record it (see `probe.reread`); True when it changed."""
-        old = self.record
-        self.record = await reread(self.transport, self.store, old)
+        self.record, changed = await reread(self.transport, self.store, self.record)
         self.dialect = dialect_for(self.record.app, self.record.api_url)
         self._app_checked_until = time.monotonic() + APP_CHECK
-        return self.record.app.api_hash != old.app.api_hash or self.record.api_url != old.api_url
+        return changed
 
     @property
     def busy(self) -> bool:
@@ -398,7 +397,8 @@ class Channel:
         try:
             url, body = self.dialect.call(endpoint, values, self.record.session_hash)
             r = await self._send(endpoint, values, url, body)
-            call, state = await self._recorded(endpoint, join_answer(r.status, r.json(), r.text, endpoint.name), values, runtime().reader_id)
+            event_id = join_answer(r.status, r.json(), r.text, endpoint.name)
+            call, state = await self._recorded(endpoint, event_id, values, runtime().reader_id)
             call.cancel_if_abandoned = True
         except BaseException:
             self.seat.leave()

@@ -44,15 +44,16 @@ async def running_app_id(transport: Transport, api_url: str) -> str | None:
     return None if app_id is None else str(app_id)
 
 
-async def reread(transport: Transport, store: StoreWorker, old: SessionRecord) -> SessionRecord:
-    """Read the app's API again and record it: the session keeps its hash and its calls. A
-    changed API is said with a warning naming the endpoints that came and went."""
+async def reread(transport: Transport, store: StoreWorker, old: SessionRecord) -> tuple[SessionRecord, bool]:
+    """Read the app's API again and record it: the session keeps its hash and its calls. True
+    when it changed, said with a warning naming the endpoints that came and went."""
     api_url, app = await probe(transport, old.app_url)
     await store.run(store.repository.set_app, old.id, api_url, app)
-    if app.api_hash != old.app.api_hash or api_url != old.api_url:
+    changed = app.api_hash != old.app.api_hash or api_url != old.api_url
+    if changed:
         new = sorted(set(app.endpoints) - set(old.app.endpoints))
         gone = sorted(set(old.app.endpoints) - set(app.endpoints))
         warnings.warn(f"The app's API changed: re-read it ({len(app.endpoints)} endpoints"
                       + (f"; new: {', '.join(new)}" if new else "") + (f"; gone: {', '.join(gone)}" if gone else "")
                       + ").", stacklevel=2)
-    return dataclasses.replace(old, api_url=api_url, app=app)
+    return dataclasses.replace(old, api_url=api_url, app=app), changed
