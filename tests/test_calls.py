@@ -66,6 +66,7 @@ def test_generator_events_in_order(surface: Surface, home: Path) -> None:
     assert generating == [["0 "], ["0 1 "], ["0 1 2 "], ["0 1 2 3 "]]  # full values, not diffs
     assert result == ["0 1 2 3 "]
     assert all(a.ts <= b.ts for a, b in zip(events, events[1:]))
+    gs.get_session("s").close()  # the store worker's queue is committed (other readers see it soon)
     with sqlite3.connect(home / "sessions.db") as db:
         recorded = db.execute("SELECT num, name FROM events WHERE event_id = ? ORDER BY num", (event_id,)).fetchall()
         status = db.execute("SELECT status, finished_at FROM calls WHERE event_id = ?", (event_id,)).fetchone()
