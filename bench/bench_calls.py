@@ -538,11 +538,13 @@ def cli_cold_start(app: App, reps: int) -> dict[str, list[float]]:
                                                                   "--session", "bench-held"],
     }
     times: dict[str, list[float]] = {label: [] for label in commands}
+    cold = {**os.environ, "GRADIO_SESSION_SERVER": "0"}  # no CLI server: bench_oneshot.py times that
     try:
         for r in range(reps):
             for label in rotated(list(commands), r):
                 t0 = time.perf_counter()
-                p = subprocess.run(commands[label], check=False, capture_output=True, text=True, timeout=120)
+                p = subprocess.run(commands[label], check=False, capture_output=True, text=True, timeout=120,
+                                   env=cold)
                 times[label].append((time.perf_counter() - t0) * 1000)
                 expected = "x" if "detach" not in label else ""
                 if p.returncode != 0 or ("call" in label and expected not in p.stdout):

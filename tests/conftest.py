@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -85,21 +86,37 @@ def fresh_app() -> Iterator[AppServer]:
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own repository folder; tokens go to the file store; background
-    holders (see holder.py) leave a second after their last call."""
+    holders (see holder.py) leave a second after their last call, and CLI servers (see
+    cli/server.py) started by the test's commands are stopped after it."""
     path = tmp_path / "gs-home"
     monkeypatch.setenv("GRADIO_SESSION_HOME", str(path))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     monkeypatch.setenv("GRADIO_SESSION_HOLDER_IDLE", "1")  # background holders leave soon after
-    return path
+    monkeypatch.setenv("GRADIO_SESSION_SERVER_IDLE", "10")
+    yield path
+    stop_cli_servers(path)
 
 
-def cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def stop_cli_servers(home: Path) -> int:
+    """Stop the CLI servers of a repository folder (SIGTERM: they leave as when idle); how many."""
+    stopped = 0
+    for pid_file in (home / "run").glob("*.pid"):
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            stopped += 1
+        except (ValueError, OSError):
+            pass
+    return stopped
+
+
+def cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None,
+        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real `gradio-session` command in a new process."""
     return subprocess.run(
         [sys.executable, "-m", "gradio_session", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd,
     )
 
 

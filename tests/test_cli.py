@@ -143,19 +143,64 @@ def test_token_is_never_stored_or_printed(demo_app: AppServer, home: Path) -> No
     assert list((home / "tokens").iterdir()) == []
 
 
-def test_help_is_fast_to_import() -> None:
-    """The CLI's start-up path does not import the HTTP machinery."""
-    r = cli("--help")
-    assert r.returncode == 0 and "call" in r.stdout
-    probe = "import sys, gradio_session.cli.app; print('httpx' in sys.modules, 'sqlite3' in sys.modules)"
+_IMPORTS_AT_EXIT = """
+import atexit, json, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv[0] = "gradio-session"
+from gradio_session.cli.client import main
+main()
+"""
+
+
+def imported_by(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> set[str]:
+    """The modules a `gradio-session ARGS` process had imported when it exited."""
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=os.environ)
-    assert out.stdout.split() == ["False", "False"], out.stderr
+    out = tmp_path / "modules.json"
+    r = subprocess.run([sys.executable, "-c", _IMPORTS_AT_EXIT, str(out), *args], capture_output=True,
+                       text=True, env={**os.environ, **(env or {})}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    return set(json.loads(out.read_text()))
+
+
+def test_what_the_start_up_path_imports(demo_app: AppServer, home: Path, tmp_path: Path) -> None:
+    """`--help` loads click and no HTTP machinery; `call --json` neither pydantic nor Rich (its
+    live display is for terminals); a call a CLI server runs costs its client only the stdlib."""
+    heavy = {"pydantic", "typer", "rich", "rich.live", "rich.progress"}
+    helped = imported_by(tmp_path, "--help")
+    assert not helped & (heavy | {"httpx", "sqlite3", "asyncio", "gradio_session.models"})
+    ok("new", demo_app.url, "--name", "imports")
+    alone = imported_by(tmp_path, "call", "echo", "x", "--json", env={"GRADIO_SESSION_SERVER": "0"})
+    assert "httpx" in alone and not alone & heavy
+    assert not alone & {"pygments", "filelock"}  # httpx's own CLI loads pygments; filelock is for Windows
+    for _ in range(2):  # two cold calls in a row start this directory's server
+        imported_by(tmp_path, "call", "echo", "x", "--json")
+    from conftest import wait_for
+
+    wait_for(lambda: list((home / "run").glob("*.pid")))
+    served = imported_by(tmp_path, "call", "echo", "x", "--json")
+    assert not served & (heavy | {"httpx", "asyncio", "click", "sqlite3", "gradio_session.models"})
 
 
 @pytest.mark.parametrize("args", [("call",), ("new",), ("bogus",)])
 def test_usage_errors_exit_nonzero(args: tuple[str, ...]) -> None:
     r = cli(*args)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_shell_completion_knows_sessions_and_endpoints(demo_app: AppServer) -> None:
+    ok("new", demo_app.url, "--name", "done")
+
+    def complete(words: str) -> list[str]:
+        env = {"COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1),
+               "_GRADIO_SESSION_COMPLETE": "bash_complete"}
+        r = cli(env=env)
+        assert r.returncode == 0, r.stderr
+        return [line.split(",", 1)[1] for line in r.stdout.splitlines()]
+
+    assert complete("gradio-session ca") == ["call", "calls", "cancel"]
+    assert complete("gradio-session show d") == ["done"]
+    assert complete("gradio-session call -s done ec") == ["echo"]
+    assert complete("gradio-session call st") == ["stream", "steps"]

@@ -15,31 +15,36 @@ from .errors import (
     NotAGradioApp, ParameterError, QueueFull, RepositoryError, SessionError, SessionExists,
     SessionNotFound, StreamError,
 )
-from .binding import split_cli_values
-from .models import (
-    AppInfo, CallRecord, Endpoint, Event, FileData, Output, Parameter, SessionRecord, UploadRecord,
-)
 from .version import __version__
 
 if TYPE_CHECKING:
     from . import aio
+    from .binding import split_cli_values
+    from .models import (
+        AppInfo, CallRecord, Endpoint, Event, FileData, Output, Parameter, SessionRecord, UploadRecord,
+    )
     from .sync import (
         Call, Session, get_session, list_sessions, new_session, remove_session, set_default,
         set_options,
     )
 
-_LAZY = {"Call", "Session", "get_session", "list_sessions", "new_session", "remove_session",
-         "set_default", "set_options"}
+_LAZY = {  # name -> the module holding it, imported on first use so the CLI starts fast
+    **dict.fromkeys(("Call", "Session", "get_session", "list_sessions", "new_session", "remove_session",
+                     "set_default", "set_options"), ".sync"),
+    **dict.fromkeys(("AppInfo", "CallRecord", "Endpoint", "Event", "FileData", "Output", "Parameter",
+                     "SessionRecord", "UploadRecord"), ".models"),
+    "split_cli_values": ".binding",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """Load the HTTP machinery on first use, so `gradio-session --help` starts fast."""
+    """Load the records and the HTTP machinery on first use, so `gradio-session --help` starts fast."""
     import importlib
 
     if name == "aio":
         return importlib.import_module(".aio", __name__)
     if name in _LAZY:
-        return getattr(importlib.import_module(".sync", __name__), name)
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'gradio_session' has no attribute {name!r}")
 
 

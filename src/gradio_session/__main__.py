@@ -1,5 +1,5 @@
 """`python -m gradio_session` runs the command line."""
 
-from .cli.app import main
+from .cli.client import main
 
 main()

@@ -6,6 +6,8 @@
     <home>/holders/<session>.log         the holder's error log
     <home>/tokens/<session>              a token, when no OS keyring is available (0600)
     <home>/downloads/<session name>/     result files, unless the session or the call names a folder
+    <home>/run/<key>                     the socket of a CLI server (one per directory and environment),
+                                         with <key>.lock, .pid, .log and .last (the last cold `call`)
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from pathlib import Path
 HOME_ENV = "GRADIO_SESSION_HOME"  # the repository folder
 HOLDER_IDLE_ENV = "GRADIO_SESSION_HOLDER_IDLE"  # seconds a holder stays with nothing to read
 DEBUG_ENV = "GRADIO_SESSION_DEBUG"  # set: the CLI shows tracebacks
+SERVER_ENV = "GRADIO_SESSION_SERVER"  # 0: every command runs in its own process, no CLI server
+SERVER_IDLE_ENV = "GRADIO_SESSION_SERVER_IDLE"  # seconds a CLI server stays with no command
 HOLDER_IDLE = 10.0
+SERVER_IDLE = 60.0
 
 
 def home(override: Path | str | None = None) -> Path:
@@ -57,6 +62,15 @@ def downloads(home: Path, session_name: str, session_id: str) -> Path:
     parts = session_name.split("/")
     safe = all(p not in ("", ".", "..") and "\\" not in p for p in parts)
     return home / "downloads" / (session_name if safe else session_id)
+
+
+def servers(home: Path) -> Path:
+    """The folder of the CLI servers' sockets (private to the user: 0700)."""
+    return home / "run"
+
+
+def server_idle() -> float:
+    return float(os.environ.get(SERVER_IDLE_ENV, SERVER_IDLE))
 
 
 def holder_idle() -> float:

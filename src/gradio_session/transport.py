@@ -63,6 +63,34 @@ class Response:
             return None
 
 
+class _TLSWhenNeeded(httpx.AsyncBaseTransport):
+    """httpx's own transport, its TLS context (loading the CA bundle: a tenth of a cold `call`)
+    made on the first https request only: an app served over plain http never pays for it."""
+
+    def __init__(self) -> None:
+        self._plain: httpx.AsyncHTTPTransport | None = None
+        self._tls: httpx.AsyncHTTPTransport | None = None
+
+    @staticmethod
+    def _make(verify: bool) -> httpx.AsyncHTTPTransport:
+        # idle connections are dropped before servers' own keep-alive (uvicorn: 5 s) closes
+        # them, so a request rarely meets a connection the server is closing
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=3.0)
+        return httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "https":
+            self._tls = self._tls or self._make(verify=True)
+            return await self._tls.handle_async_request(request)
+        self._plain = self._plain or self._make(verify=False)  # no TLS ever happens on it
+        return await self._plain.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for transport in (self._plain, self._tls):
+            if transport is not None:
+                await transport.aclose()
+
+
 class Transport:
     """One pooled async HTTP client per app; create inside the event loop that uses it.
     `http` replaces the network (an `httpx.MockTransport` in tests of faults no server makes)."""
@@ -71,11 +99,8 @@ class Transport:
                  http: httpx.AsyncBaseTransport | None = None) -> None:
         self.app_url = app_url
         self._client = httpx.AsyncClient(
-            transport=http,
+            transport=http or _TLSWhenNeeded(),
             timeout=httpx.Timeout(30.0, pool=None),
-            # idle connections are dropped before servers' own keep-alive (uvicorn: 5 s) closes
-            # them, so a request rarely meets a connection the server is closing
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=3.0),
             auth=OriginAuth(token, app_url) if token else None,
             follow_redirects=True,
             headers={"User-Agent": f"gradio-session/{__version__}"},

@@ -1,4 +1,4 @@
-"""The `gradio-session` command: one error boundary around Typer commands.
+"""The `gradio-session` command: the session commands, and one error boundary around them all.
 
 The session machinery (httpx, SQLite) is imported inside the commands, so `--help` stays fast.
 """
@@ -6,22 +6,32 @@ The session machinery (httpx, SQLite) is imported inside the commands, so `--hel
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, NoReturn, Optional
+import warnings
+from typing import Any, NoReturn
 
-import typer
+import click
 
-from .common import GLOB, JsonOpt, Policy, SessionOpt, _get, _pick, _print_session, _run, _session, app
+# httpx imports its own command line (click, Rich, pygments) whenever they are installed; this
+# process never runs it, and skipping it saves a quarter of a one-shot call's imports.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+from .common import (
+    GLOB, POLICIES, _get, _pick, _print_session, _run, _session, _using, app, complete_endpoints,
+    complete_sessions, json_option, session_argument, session_option,
+)
 from .output import Output
+from .terminal import current
+
 
 @app.command()
-def new(
-    app_url: Annotated[str, typer.Argument(metavar="APP", help="URL of the Gradio app.")],
-    name: Annotated[Optional[str], typer.Option(help="Session name (default: from the URL).")] = None,
-    download_path: Annotated[Optional[str], typer.Option(help="Folder for downloaded files.")] = None,
-    force: Annotated[bool, typer.Option(help="Re-create a session of the same name.")] = False,
-    token: Annotated[Optional[str], typer.Option(help="Token for the app (kept in the OS keyring or a 0600 file).")] = None,
-    json_: JsonOpt = False,
-) -> None:
+@click.argument("app_url", metavar="APP", help="URL of the Gradio app.")
+@click.option("--name", help="Session name (default: from the URL).")
+@click.option("--download-path", help="Folder for downloaded files.")
+@click.option("--force/--no-force", help="Re-create a session of the same name.")
+@click.option("--token", help="Token for the app (kept in the OS keyring or a 0600 file).")
+@json_option
+def new(app_url: str, name: str | None, download_path: str | None, force: bool, token: str | None,
+        json_: bool) -> None:
     """Create a session for a Gradio app (probes it first)."""
     from .. import aio
 
@@ -31,16 +41,14 @@ def new(
     if json_:
         out.data(record.to_dict())
     else:
-        out.out.print(f"Created session [bold]{record.name}[/] for {record.app_url} "
-                      f"(Gradio {record.app.version}, {len(record.app.endpoints)} endpoints)"
-                      + (", the default" if record.is_default else "") + ".")
+        out.line(f"Created session {record.name} for {record.app_url} (Gradio {record.app.version}, "
+                 f"{len(record.app.endpoints)} endpoints)" + (", the default" if record.is_default else "") + ".")
 
 
 @app.command("list")
-def list_(
-    pattern: Annotated[str, typer.Argument(help="Glob pattern on names; '.' for the default.")] = "*",
-    json_: JsonOpt = False,
-) -> None:
+@click.argument("pattern", default="*", required=False, help="Glob pattern on names; '.' for the default.")
+@json_option
+def list_(pattern: str, json_: bool) -> None:
     """List sessions (the default one is starred)."""
     from .. import aio
 
@@ -48,17 +56,17 @@ def list_(
 
 
 @app.command()
-def show(
-    name: Annotated[Optional[str], typer.Argument(help="Session name or id; '.' for the default.")] = None,
-    session: SessionOpt = None,
-    json_: JsonOpt = False,
-) -> None:
+@session_argument("Session name or id; '.' for the default.")
+@session_option
+@json_option
+def show(name: str | None, session: str | None, json_: bool) -> None:
     """Show one session."""
     _print_session(_session(_pick(name, session)), json_)
 
 
 @app.command()
-def use(name: Annotated[str, typer.Argument(help="Session name or id.")]) -> None:
+@click.argument("name", shell_complete=complete_sessions, help="Session name or id.")
+def use(name: str) -> None:
     """Make a session the default."""
     from .. import aio
 
@@ -67,10 +75,10 @@ def use(name: Annotated[str, typer.Argument(help="Session name or id.")]) -> Non
 
 
 @app.command()
-def remove(
-    pattern: Annotated[str, typer.Argument(metavar="NAME_OR_PATTERN", help="Name, id, '.' for the default, or a glob pattern.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Remove every session a pattern matches without asking.")] = False,
-) -> None:
+@click.argument("pattern", metavar="NAME_OR_PATTERN", shell_complete=complete_sessions,
+          help="Name, id, '.' for the default, or a glob pattern.")
+@click.option("--yes", "-y", is_flag=True, help="Remove every session a pattern matches without asking.")
+def remove(pattern: str, yes: bool) -> None:
     """Remove sessions with their recorded calls (a pattern matching several asks first)."""
     from .. import aio
     from ..errors import SessionError, SessionNotFound
@@ -85,8 +93,8 @@ def remove(
         if len(matches) > 1 and not yes:
             if not sys.stdin.isatty():
                 raise SessionError(f"{listing}. Remove them all with --yes, or name one.")
-            if not typer.confirm(f"{listing}.\nRemove them with their calls?", err=True):
-                raise typer.Abort()
+            if not click.confirm(f"{listing}.\nRemove them with their calls?", err=True):
+                raise click.Abort()
         return [name for r in matches for name in await aio.remove_session(r.id)]
 
     names = _run(run())
@@ -94,24 +102,23 @@ def remove(
 
 
 @app.command("set")
-def set_(
-    name: Annotated[Optional[str], typer.Argument(help="Session name; '.' for the default.")] = None,
-    max_calls: Annotated[Optional[int], typer.Option(help="Most calls kept (0: no limit).")] = None,
-    max_calls_policy: Annotated[Optional[Policy], typer.Option(help="At max_calls: error, warning or remove the oldest.")] = None,
-    download_path: Annotated[Optional[str], typer.Option(help="Folder for downloaded files ('' to unset).")] = None,
-    session: SessionOpt = None,
-    json_: JsonOpt = False,
-) -> None:
+@session_argument("Session name; '.' for the default.")
+@click.option("--max-calls", type=click.IntRange(min=0), help="Most calls kept (0: no limit).")
+@click.option("--max-calls-policy", type=click.Choice(POLICIES),
+              help="At max_calls: error, warning or remove the oldest.")
+@click.option("--download-path", help="Folder for downloaded files ('' to unset).")
+@session_option
+@json_option
+def set_(name: str | None, max_calls: int | None, max_calls_policy: str | None, download_path: str | None,
+         session: str | None, json_: bool) -> None:
     """Change a session's options."""
     from .. import aio
 
     options: dict[str, Any] = {}
     if max_calls is not None:
-        if max_calls < 0:
-            raise typer.BadParameter("--max-calls can't be negative.")
         options["max_calls"] = max_calls or None
     if max_calls_policy is not None:
-        options["max_calls_policy"] = max_calls_policy.value
+        options["max_calls_policy"] = max_calls_policy
     if download_path is not None:
         options["download_path"] = download_path or None
     s = _run(aio.set_options(_pick(name, session), **options))
@@ -119,11 +126,10 @@ def set_(
 
 
 @app.command()
-def api(
-    endpoint: Annotated[Optional[str], typer.Argument(help="One endpoint (default: all).")] = None,
-    session: SessionOpt = None,
-    json_: JsonOpt = False,
-) -> None:
+@click.argument("endpoint", required=False, shell_complete=complete_endpoints, help="One endpoint (default: all).")
+@session_option
+@json_option
+def api(endpoint: str | None, session: str | None, json_: bool) -> None:
     """Show the app's endpoints, their parameters and returns, and a call to copy."""
     s = _session(session)
     if json_:
@@ -133,17 +139,17 @@ def api(
 
 
 @app.command()
-def upload(
-    paths: Annotated[list[str], typer.Argument(metavar="FILE...", help="Local files (URLs pass through).")],
-    session: SessionOpt = None,
-    json_: JsonOpt = False,
-) -> None:
+@click.argument("paths", nargs=-1, required=True, metavar="FILE...", type=click.Path(),
+          help="Local files (URLs pass through).")
+@session_option
+@json_option
+def upload(paths: tuple[str, ...], session: str | None, json_: bool) -> None:
     """Upload files to the app (recorded in the session); prints their FileData."""
     out = Output(json_)
     s = _session(session)
 
     async def run() -> list[Any]:
-        async with s:
+        async with _using(s):
             with out.progress("Uploading") as progress:
                 return [fd.to_dict() for fd in await s.upload(*paths, progress=progress)]
 
@@ -151,7 +157,9 @@ def upload(
 
 
 @app.command()
-def uploads(session: SessionOpt = None, json_: JsonOpt = False) -> None:
+@session_option
+@json_option
+def uploads(session: str | None, json_: bool) -> None:
     """List the files uploaded through a session."""
     async def run() -> Any:
         return await (await _get(session)).uploads()
@@ -160,13 +168,12 @@ def uploads(session: SessionOpt = None, json_: JsonOpt = False) -> None:
 
 
 @app.command()
-def refresh(
-    name: Annotated[Optional[str], typer.Argument(help="Session name; '.' for the default.")] = None,
-    session: SessionOpt = None,
-) -> None:
+@session_argument("Session name; '.' for the default.")
+@session_option
+def refresh(name: str | None, session: str | None) -> None:
     """Read the app's API again (after a redeploy); the session keeps its hash and calls."""
     async def run() -> tuple[bool, int]:
-        async with await _get(_pick(name, session)) as s:
+        async with _using(await _get(_pick(name, session))) as s:
             return await s.refresh(), len(s.app.endpoints)
 
     changed, count = _run(run())
@@ -178,34 +185,42 @@ from . import calls  # noqa: E402 - the commands about calls, registered after t
 COMMAND_MODULES = (calls,)
 
 
-def main() -> NoReturn:
-    """Entry point: a known error is one line on stderr and exit 1; a traceback only with
-    GRADIO_SESSION_DEBUG=1."""
+def run(argv: list[str]) -> int:
+    """Run one command line; the exit status. A known error is one line on stderr and status 1
+    (a traceback only with GRADIO_SESSION_DEBUG=1); warnings are one line each."""
     from ..errors import GradioSessionError
-    from ..paths import debug
 
+    warnings.simplefilter("always", UserWarning)  # each call's warning, not the first one's only
+    warnings.showwarning = _show_warning
     try:
-        code = app(standalone_mode=False, prog_name="gradio-session")
+        code = app.main(argv, standalone_mode=False, prog_name="gradio-session")
     except GradioSessionError as exc:
+        from ..paths import debug
+
         if debug():
             raise
         Output().error(str(exc))
-        sys.exit(1)
-    except KeyboardInterrupt:
-        Output().error("Interrupted.")
-        sys.exit(130)
-    except typer.Abort:
-        Output().error("Aborted.")
-        sys.exit(1)
-    except Exception as exc:  # click's usage errors and exits (Typer may vendor its own click)
-        exit_code = getattr(exc, "exit_code", None)
-        if not isinstance(exit_code, int):
-            raise
-        if callable(getattr(exc, "show", None)):
-            exc.show()  # type: ignore[attr-defined]
-            Output().dash_hint(exc, sys.argv[1:])
-        sys.exit(exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+        return 1
+    except click.Abort as exc:  # click turns Ctrl+C into Abort
+        interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+        Output().error("Interrupted." if interrupted else "Aborted.")
+        return 130 if interrupted else 1
+    except click.ClickException as exc:  # usage errors: click's message, exit 2
+        exc.show(current().stderr)
+        if isinstance(exc, click.NoSuchOption):
+            Output().dash_hint(exc, argv)
+        return exc.exit_code
+    return code if isinstance(code, int) else 0
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    Output().warning(str(message))
+
+
+def main() -> NoReturn:
+    """The command run in this process (see `client.main` for the entry point)."""
+    sys.exit(run(sys.argv[1:]))
 
 
 if __name__ == "__main__":

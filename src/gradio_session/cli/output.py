@@ -2,66 +2,111 @@
 
 from __future__ import annotations
 
-import json
-import shlex
-import sys
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn, DownloadColumn, Progress, SpinnerColumn, TaskID, TaskProgressColumn, TextColumn,
-    TimeElapsedColumn, TransferSpeedColumn,
-)
-from rich.table import Table
+import click
 
-from ..models import Endpoint, Event, SessionRecord, UploadRecord
+from .terminal import current
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..models import Endpoint, Event, SessionRecord, UploadRecord
 
 BAR_FROM = 4 * 1024 * 1024  # bytes: smaller transfers show no bar
+LEVEL_COLORS = {"warning": "yellow", "error": "red", "success": "green"}
 
 
 def _jsonable(value: Any) -> str:
+    import json
+
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def _console(file: Any, width: int | None = None) -> Console:
+    from rich.console import Console
+
+    return Console(file=file, highlight=False, soft_wrap=True, width=width)
+
+
+def _table(**options: Any) -> Any:
+    from rich.table import Table
+
+    return Table(**options)
+
+
 class Output:
-    """Prints data for people or, with json=True, one JSON document (or line) per item."""
+    """Prints data for people or, with json=True, one JSON document (or line) per item.
+
+    Lines are styled with click (ANSI codes, dropped when the stream is not a terminal); Rich is
+    imported only for tables and for the live display of a call on a terminal."""
 
     def __init__(self, json_mode: bool = False) -> None:
         self.json = json_mode
-        self.out = Console(highlight=False, soft_wrap=True)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.term = current()
+        self.stdout, self.stderr = self.term.stdout, self.term.stderr
+
+    @cached_property
+    def out(self) -> Console:
+        return _console(self.stdout, self.term.width)
+
+    @cached_property
+    def err(self) -> Console:
+        return _console(self.stderr, self.term.width)
+
+    @cached_property
+    def live(self) -> bool:
+        """Whether to show a live display: people's output on a terminal."""
+        return not self.json and self.stderr.isatty()
 
     def data(self, value: Any) -> None:
         """Print a JSON document (json mode) - the caller renders human output itself."""
-        sys.stdout.write(_jsonable(value) + "\n")
-        sys.stdout.flush()
+        self.stdout.write(_jsonable(value) + "\n")
+        self.stdout.flush()
 
-    def message(self, text: str) -> None:
+    def line(self, text: str) -> None:
+        """A line of data on stdout, exactly as it is."""
+        click.echo(text, file=self.stdout)
+
+    def message(self, text: str, *, dim: bool = False) -> None:
         """A human line to stderr; silent in json mode."""
         if not self.json:
-            self.err.print(text)
+            click.secho(text, file=self.stderr, dim=dim)
+
+    def notice(self, text: str) -> None:
+        """A line to stderr, in json mode too."""
+        click.echo(text, file=self.stderr)
 
     def warning(self, text: str) -> None:
-        self.err.print(f"[yellow]Warning:[/] {text}", markup=True)
+        click.echo(click.style("Warning:", fg="yellow") + f" {text}", file=self.stderr)
 
     def error(self, text: str) -> None:
-        self.err.print(f"[bold red]Error:[/] {text}", markup=True, highlight=False)
+        click.echo(click.style("Error:", fg="red", bold=True) + f" {text}", file=self.stderr)
 
-    def dash_hint(self, exc: Exception, args: list[str]) -> None:
+    @contextmanager
+    def status(self, text: str) -> Iterator[None]:
+        """A spinner with a text on a terminal while something slow runs; nothing otherwise."""
+        if not self.live:
+            yield
+            return
+        with self.err.status(text, spinner="dots"):
+            yield
+
+    def dash_hint(self, exc: click.NoSuchOption, args: list[str]) -> None:
         """After click's "No such option: -x" from a command taking values (not a typo of one of
         its options): how to pass a value that starts with '-', as the command line fixed."""
-        option = getattr(exc, "option_name", None)
-        params = getattr(getattr(getattr(exc, "ctx", None), "command", None), "params", ())
-        if (type(exc).__name__ != "NoSuchOption" or not option or getattr(exc, "possibilities", None)
-                or not any(getattr(p, "param_type_name", "") == "argument" for p in params)):
+        import shlex
+
+        params = exc.ctx.command.params if exc.ctx else []
+        if exc.possibilities or not any(isinstance(p, click.Argument) for p in params):
             return
-        at = args.index(option) if option in args else len(args)
-        options = {o: p for p in params if getattr(p, "param_type_name", "") == "option"
-                   for o in (*p.opts, *p.secondary_opts)}
+        at = args.index(exc.option_name) if exc.option_name in args else len(args)
+        options = {o: p for p in params if isinstance(p, click.Option) for o in (*p.opts, *p.secondary_opts)}
         before, values, rest = args[:at], list[str](), iter(args[at:])
         for arg in rest:  # the command's own options stay before `--`, with their values
             known = options.get(arg.split("=", 1)[0])
@@ -69,7 +114,7 @@ class Output:
             if known and not known.is_flag and "=" not in arg:
                 before.append(next(rest, ""))
         fixed = shlex.join(["gradio-session", *before, "--", *values])
-        self.err.print(f"To pass a value that starts with '-', put `--` before the values: {fixed}", markup=False)
+        click.echo(f"To pass a value that starts with '-', put `--` before the values: {fixed}", file=self.stderr)
 
     def sessions(self, records: list[SessionRecord]) -> None:
         if self.json:
@@ -78,7 +123,7 @@ class Output:
         if not records:
             self.message("No sessions. Create one with `gradio-session new URL`.")
             return
-        table = Table(box=None, pad_edge=False)
+        table = _table(box=None, pad_edge=False)
         for col in ("", "name", "app", "id", "download path"):
             table.add_column(col)
         for r in records:
@@ -90,7 +135,7 @@ class Output:
         if self.json:
             self.data(info)
             return
-        table = Table(box=None, show_header=False, pad_edge=False)
+        table = _table(box=None, show_header=False, pad_edge=False)
         table.add_column(style="bold")
         table.add_column()
         info["created_at"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created_at))
@@ -100,8 +145,8 @@ class Output:
 
     def text(self, text: str) -> None:
         """Plain text on stdout, exactly as it is."""
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
 
     def endpoints(self, endpoints: list[Endpoint]) -> None:
         """Endpoints as JSON (people get `Session.view_api`'s text, through `text`)."""
@@ -110,18 +155,21 @@ class Output:
     def event(self, event: Event) -> None:
         if self.json:
             self.data(event.to_dict())
-            return
-        clock = time.strftime("%H:%M:%S", time.localtime(event.ts)) + f".{int(event.ts * 1000) % 1000:03d}"
-        self.err.print(f"[dim]{event.num:>3} {clock}[/] {event.name:<10} [dim]{_jsonable(event.data)}[/]",
-                       markup=True, highlight=False)
+        else:
+            click.echo(_event_line(event), file=self.stderr)
 
     @contextmanager
     def live_call(self) -> Iterator[Callable[[Event], None]]:
-        """A callback for a running call's events: JSON lines, or event lines, logs and a live
-        spinner (queue position) / progress bar on stderr."""
-        if self.json:
-            yield self.event
+        """A callback for a running call's events: JSON lines, or event lines and logs on stderr,
+        with a live spinner (queue position) / progress bar when stderr is a terminal."""
+        if not self.live:
+            yield self._plain_event
             return
+        from rich.progress import (
+            BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn,
+        )
+        from rich.text import Text
+
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                       TimeElapsedColumn(), console=self.err, transient=True) as bar:
             task = bar.add_task("Waiting", total=None)
@@ -136,13 +184,18 @@ class Output:
                     unit = event.data[0]
                     total, done = (unit.get("length"), unit.get("index")) if unit.get("length") else (1.0, unit.get("progress"))
                     bar.update(task, total=total, completed=done or 0, description=unit.get("desc") or "Running")
-                elif event.name == "log":
-                    color = {"warning": "yellow", "error": "red", "success": "green"}.get(str(data.get("level")), "cyan")
-                    self.err.print(f"[{color}]{data.get('level') or 'info'}:[/] {data.get('message')}")
-                if event.name not in ("progress", "log", "heartbeat"):
-                    self.event(event)
+                line = _log_line(event) if event.name == "log" else _event_line(event)
+                if event.name not in ("progress", "heartbeat"):
+                    self.err.print(Text.from_ansi(line))
 
             yield show
+
+    def _plain_event(self, event: Event) -> None:
+        """An event without a live display: a JSON line, or a line on stderr (no progress, no heartbeats)."""
+        if self.json:
+            self.event(event)
+        elif event.name not in ("progress", "heartbeat"):
+            click.echo(_log_line(event) if event.name == "log" else _event_line(event), file=self.stderr)
 
     def result(self, values: Any, *, downloaded: bool = False) -> None:
         """The final outputs on stdout, one per line: text as is, anything else as JSON. In json
@@ -152,13 +205,18 @@ class Output:
                 self.data({"event": "downloaded", "data": values})
             return
         for value in values if isinstance(values, list) else [values]:
-            self.out.print(value if isinstance(value, str) else _jsonable(value), markup=False)
+            self.line(value if isinstance(value, str) else _jsonable(value))
 
     @contextmanager
     def progress(self, what: str) -> Iterator[Callable[[int, int | None], None]]:
-        """A progress callback (done, total); a bar on stderr once a transfer passes a few MB."""
+        """A progress callback (done, total); a bar on a terminal once a transfer passes a few MB."""
+        if not self.live:
+            yield lambda done, total: None
+            return
+        from rich.progress import DownloadColumn, Progress, TaskID, TransferSpeedColumn
+
         with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
-                      console=self.err, transient=True, disable=self.json) as bar:
+                      console=self.err, transient=True) as bar:
             task: list[TaskID] = []
 
             def update(done: int, total: int | None) -> None:
@@ -175,7 +233,7 @@ class Output:
             self.data(files)
             return
         for fd in files:
-            self.out.print(fd["path"], markup=False)
+            self.line(fd["path"])
 
     def uploads(self, uploads: list[UploadRecord]) -> None:
         if self.json:
@@ -184,13 +242,13 @@ class Output:
         if not uploads:
             self.message("No uploads recorded in this session.")
             return
-        table = Table(box=None, pad_edge=False)
+        table = _table(box=None, pad_edge=False)
         for col in ("uploaded", "file", "size", "sha256"):
             table.add_column(col, no_wrap=True)
         table.add_column("local path", overflow="fold")
         for u in uploads:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(u.uploaded_at))
-            table.add_row(when, Path(u.local_path).name, str(u.size), u.sha256[:12], u.local_path)
+            table.add_row(when, os.path.basename(u.local_path), str(u.size), u.sha256[:12], u.local_path)
         self.out.print(table)
 
     def calls(self, calls: list[Any]) -> None:
@@ -200,7 +258,7 @@ class Output:
         if not calls:
             self.message("No calls recorded in this session.")
             return
-        table = Table(box=None, pad_edge=False)
+        table = _table(box=None, pad_edge=False)
         table.add_column("event id", no_wrap=True, min_width=32)
         for col in ("endpoint", "status", "started", "duration", "queue wait"):
             table.add_column(col, overflow="fold")
@@ -209,8 +267,22 @@ class Output:
             duration = f"{c.duration:.3f}s" if c.duration is not None else ""
             wait = f"{c.queue_wait:.3f}s" if c.queue_wait is not None else ""
             table.add_row(c.event_id, c.endpoint, c.status, started, duration, wait)
-        wide = self.out if self.out.is_terminal else Console(highlight=False, width=160)  # piped: don't squeeze
+        wide = self.out if self.out.is_terminal else _console(self.stdout, 160)  # piped: don't squeeze
         wide.print(table)
+
+
+def _event_line(event: Event) -> str:
+    """`  3 12:00:01.250 complete   ["x"]`, the number, time and data dimmed."""
+    clock = time.strftime("%H:%M:%S", time.localtime(event.ts)) + f".{int(event.ts * 1000) % 1000:03d}"
+    return (click.style(f"{event.num:>3} {clock}", dim=True) + f" {event.name:<10} "
+            + click.style(_jsonable(event.data), dim=True))
+
+
+def _log_line(event: Event) -> str:
+    """A `gr.Info`/`gr.Warning` message: `warning: text`, its level colored."""
+    data = event.data if isinstance(event.data, dict) else {}
+    level = str(data.get("level") or "info")
+    return click.style(f"{level}:", fg=LEVEL_COLORS.get(level, "cyan")) + f" {data.get('message')}"
 
 
 def _queue_text(data: dict[str, Any]) -> str:

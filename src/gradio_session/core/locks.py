@@ -19,28 +19,11 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
-from filelock import FileLock, Timeout
-
 from .. import paths
 
 
-def _lock(path: Path) -> FileLock:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(path, thread_local=False)
-
-
-def _free(lock: FileLock) -> bool:
-    """True when no process holds `lock` (checked by taking it for an instant)."""
-    try:
-        lock.acquire(blocking=False)
-    except Timeout:
-        return False
-    lock.release()
-    return True
-
-
 class _Flock:
-    """An exclusive `flock` on a file, taken without blocking: what FileLock does on POSIX, at
+    """An exclusive `flock` on a file, taken without blocking: what filelock does on POSIX, at
     a thirtieth of its cost (a call takes and releases the stream lock once)."""
 
     def __init__(self, path: Path) -> None:
@@ -48,24 +31,58 @@ class _Flock:
         self._path = path
         self._fd: int | None = None
 
-    @property
-    def is_locked(self) -> bool:
-        return self._fd is not None
-
-    def acquire(self, blocking: bool = False) -> None:
-        assert not blocking and fcntl is not None
+    def acquire(self) -> bool:
+        """Take it if no one holds it; False when someone does."""
+        assert fcntl is not None
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise Timeout(str(self._path)) from None
+            return False
         self._fd = fd
+        return True
 
     def release(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)  # closing drops the lock
+
+
+class _PortableLock:
+    """The same lock where there is no `flock` (Windows), through filelock."""
+
+    def __init__(self, path: Path) -> None:
+        from filelock import FileLock
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(path, thread_local=False)
+
+    def acquire(self) -> bool:
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire(blocking=False)
+        except Timeout:
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            self._lock.release(force=True)
+
+
+def file_lock(path: Path) -> _Flock | _PortableLock:
+    """An exclusive lock on `path` between processes, taken without blocking."""
+    return _Flock(path) if fcntl is not None else _PortableLock(path)
+
+
+def _free(lock: _Flock | _PortableLock) -> bool:
+    """True when no process holds `lock` (checked by taking it for an instant)."""
+    if not lock.acquire():
+        return False
+    lock.release()
+    return True
 
 
 class Owner(Protocol):
@@ -87,7 +104,7 @@ class StreamLock:
 
     def __init__(self, home: Path, session_id: str) -> None:
         path = paths.stream_lock(home, session_id)
-        self._file: FileLock | _Flock = _Flock(path) if fcntl is not None else _lock(path)
+        self._file = file_lock(path)
         self._guard = threading.Lock()
         self._owner: Owner | None = None
 
@@ -104,9 +121,7 @@ class StreamLock:
         runs while the take is still atomic (the owner counts its new call there)."""
         with self._guard:
             if self._owner is None:
-                try:
-                    self._file.acquire(blocking=False)
-                except Timeout:
+                if not self._file.acquire():
                     return False
             elif self._owner is not owner and not self._owner.idle():
                 return False
@@ -123,14 +138,7 @@ class StreamLock:
     def free(self) -> bool:
         """True when no process (this one included) holds it."""
         with self._guard:
-            if self._owner is not None:
-                return False
-            try:
-                self._file.acquire(blocking=False)
-            except Timeout:
-                return False
-            self._file.release()
-            return True
+            return self._owner is None and _free(self._file)
 
 
 async def holder_present(home: Path, session_id: str) -> bool:
@@ -152,7 +160,7 @@ async def holder_present(home: Path, session_id: str) -> bool:
         finally:
             os.close(fd)  # closing drops the shared lock
         return False
-    lock = _lock(path)
+    lock = file_lock(path)
     if _free(lock):
         return False
     await asyncio.sleep(0.0005)

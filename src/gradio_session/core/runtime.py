@@ -102,7 +102,8 @@ class Runtime:
         if self._holders is None:
             self._holders = holders
 
-    def _loop(self) -> asyncio.AbstractEventLoop:
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The process's private event loop, on a thread of its own (made on first use)."""
         with self._lock:
             if self._portal is None:
                 loop = asyncio.new_event_loop()
@@ -132,7 +133,7 @@ class Runtime:
                 if blocked is not None:
                     self.blocked.pop(blocked, None)
 
-        future = asyncio.run_coroutine_threadsafe(run(), self._loop())
+        future = asyncio.run_coroutine_threadsafe(run(), self.loop())
         try:
             return future.result()
         except BaseException:

@@ -5,37 +5,28 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from .. import paths
-from . import POLL  # seconds between looks at the repository for calls to take over
 from ..core.channel import Channel
+from ..core.locks import file_lock
 from ..core.waiting import wait_until
-
+from . import POLL  # seconds between looks at the repository for calls to take over
 
 
 class HolderLock:
     """Held while this holder reads the session: other processes leave their calls to it."""
 
     def __init__(self, home: Path, session_id: str) -> None:
-        path = paths.holder_lock(home, session_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(path, thread_local=False)
+        self._lock = file_lock(paths.holder_lock(home, session_id))
 
     async def take(self) -> None:
         """Take it, waiting without blocking the loop (only other processes' brief looks compete)."""
         async def taken() -> bool:
-            try:
-                self._lock.acquire(blocking=False)
-            except Timeout:
-                return False
-            return True
+            return self._lock.acquire()
 
         await wait_until(taken, first=0.0005, most=0.01)
 
     def release(self) -> None:
-        if self._lock.is_locked:
-            self._lock.release(force=True)
+        self._lock.release()
 
 
 async def serve(channel: Channel, lock: HolderLock, idle: float) -> None:
