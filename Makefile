@@ -24,6 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_calls.py
+	$(BIN)/python bench/bench_oneshot.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache bench/results

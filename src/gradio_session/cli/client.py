@@ -13,6 +13,7 @@ from typing import Callable, NoReturn
 
 SERVED = ("call",)
 WINDOW = 30.0  # seconds: a cold `call` this soon after another starts a server
+STARTING = 5.0  # seconds a server just started is given to take its lock
 KEY_ENV_PREFIXES = ("GRADIO_SESSION_", "HF_", "HUGGING_FACE_", "SSL_", "XDG_", "LC_")
 KEY_ENV = ("HOME", "LANG", "TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "PYTHONPATH", "PATH",
            "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NO_PROXY", "no_proxy")
@@ -34,12 +35,18 @@ def server_key() -> str:
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:16]
 
 
-def _served(argv: list[str]) -> bool:
+def _server(argv: list[str]) -> tuple[str, str] | None:
+    """(folder, key) of the server for this command, or None when it runs here only."""
     if not argv or argv[0] not in SERVED or not hasattr(os, "fork"):  # POSIX: Unix sockets, flock
-        return False
+        return None
     from .. import paths
 
-    return os.environ.get(paths.SERVER_ENV, "1").lower() not in ("0", "no", "off", "false")
+    if os.environ.get(paths.SERVER_ENV, "1").lower() in ("0", "no", "off", "false"):
+        return None
+    try:
+        return str(paths.servers(paths.home()).absolute()), server_key()
+    except OSError:  # no working directory any more: the command says so itself
+        return None
 
 
 def in_folder(folder: str, action: Callable[[], object]) -> object:
@@ -65,7 +72,8 @@ def _ask_server(folder: str, key: str, argv: list[str]) -> int | None:
     try:
         in_folder(folder, lambda: conn.connect(key))
         here = os.stat(".")
-        width = os.environ.get("COLUMNS") or _width()
+        columns = os.environ.get("COLUMNS", "")
+        width = int(columns) if columns.isdigit() else _width()
         request = {"argv": argv, "tty": [sys.stdout.isatty(), sys.stderr.isatty()], "width": width,
                    "cwd": [here.st_dev, here.st_ino]}
         conn.sendall(json.dumps(request).encode() + b"\n")
@@ -123,42 +131,67 @@ def _width() -> int | None:
 
 def _start_server(folder: str, key: str) -> None:
     """After a cold `call`: start this directory's server if the previous cold call was recent
-    (a script calling in a loop), so a lone call leaves no process behind."""
+    (a script calling in a loop), so a lone call leaves no process behind. Not when one runs
+    (its lock is taken) or was started moments ago (it is still importing)."""
     import time
 
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    stamp = os.path.join(folder, key + ".last")
-    try:
-        recent = time.time() - os.stat(stamp).st_mtime < WINDOW
-    except OSError:
-        recent = False
+    stamp, log = (os.path.join(folder, key + suffix) for suffix in (".last", ".log"))
+    now = time.time()
+    recent = now - _mtime(stamp) < WINDOW
     with open(stamp, "a"):
         os.utime(stamp)
-    if recent:  # a server already running leaves at once (it finds its lock taken)
-        import subprocess
+    if not recent or now - _mtime(log) < STARTING or _locked(os.path.join(folder, key + ".lock")):
+        return
+    import subprocess
 
-        with open(os.path.join(folder, key + ".log"), "ab") as log:
-            subprocess.Popen([sys.executable, "-m", "gradio_session.cli.server", folder, key],
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    with open(log, "ab") as out:
+        os.utime(log)
+        subprocess.Popen([sys.executable, "-m", "gradio_session.cli.server", folder, key],
+                         stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _locked(path: str) -> bool:
+    """Whether a server holds its lock (a look, taken and dropped at once)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def main() -> NoReturn:
     """`gradio-session ARGS...`: through this directory's CLI server when it runs, else here."""
     argv = sys.argv[1:]
-    served = _served(argv)
-    if served:
-        from .. import paths
-
-        folder, key = str(paths.servers(paths.home()).absolute()), server_key()
-        code = _ask_server(folder, key, argv)
+    server = _server(argv)
+    if server is not None:
+        try:
+            code = _ask_server(*server, argv)
+        except KeyboardInterrupt:  # before a server took the command: nothing was done
+            sys.exit(130)
         if code is not None:
             sys.exit(code)
     from .app import run
 
-    code = run(argv)
-    if served:
+    code = run(argv)  # Ctrl+C in here is the command's: it says "Interrupted." and gives 130
+    if server is not None:
         try:
-            _start_server(folder, key)
+            _start_server(*server)
         except OSError:
             pass  # no server: the next call runs here too
     sys.exit(code)

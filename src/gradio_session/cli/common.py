@@ -44,12 +44,15 @@ class _Formatter(click.HelpFormatter):
     def __init__(self, indent_increment: int = 2, width: int | None = None, max_width: int | None = None) -> None:
         if width is None:
             term = current()
-            columns = os.environ.get("COLUMNS") or term.width or _columns(term.stdout)
-            width = max(min(int(columns), max_width or 80) - 2, 50)
+            width = max(min(term.width or _columns(term.stdout), max_width or 80) - 2, 50)
         super().__init__(indent_increment, width, max_width)
 
 
 def _columns(stream: Any) -> int:
+    """$COLUMNS, else the stream's terminal's width, else 80 (what `shutil` would say)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
     try:
         return os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, ValueError, OSError):
