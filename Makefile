@@ -4,6 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# Older Gradio releases the tests also serve apps with (tests/test_versions.py), one venv each
+# under .venv-gradio/VERSION, built once; PINS_<version> let an old Gradio start with today's packages.
+MATRIX := 4.44.1 5.50.0
+PINS_4.44.1 := fastapi==0.112.2 pydantic==2.9.2 huggingface_hub<0.26
+MATRIX_STAMPS := $(MATRIX:%=.venv-gradio/%/.installed)
+
 .PHONY: demo demo-app test bench clean
 
 $(STAMP): pyproject.toml
@@ -19,7 +25,12 @@ demo: $(STAMP)
 demo-app: $(STAMP)  # serve the demo app on http://127.0.0.1:7860 to follow the README (Ctrl+C stops it)
 	$(BIN)/python -m gradio_session.demo
 
-test: $(STAMP)
+.venv-gradio/%/.installed:
+	$(PYTHON) -m venv .venv-gradio/$*
+	.venv-gradio/$*/bin/python -m pip install --quiet "gradio==$*" $(foreach pin,$(PINS_$*),"$(pin)")
+	touch $@
+
+test: $(STAMP) $(MATRIX_STAMPS)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -27,4 +38,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_oneshot.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache bench/results
+	rm -rf $(VENV) .venv-gradio .pytest_cache bench/results

@@ -30,16 +30,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 class AppServer:
     """A Gradio app in its own process; `stop()` kills it (also mid-call, for fault tests)."""
 
-    def __init__(self, script: Path, *args: str, port: int | None = None) -> None:
+    def __init__(self, script: Path, *args: str, port: int | None = None, python: str = sys.executable) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # a file, not a pipe: an app that logs much (tracebacks of dropped connections) would
         # block on a full pipe nobody reads, and stop answering
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, str(script), str(self.port), *args],
+            [python, str(script), str(self.port), *args],
             stdout=subprocess.DEVNULL, stderr=self.log,
-            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+            # another venv's Python finds the demo app (`gradio_session.demo`) in the checkout
+            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT / "src")},
         )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -75,6 +76,26 @@ class AppServer:
 @pytest.fixture(scope="session")
 def demo_app() -> Iterator[AppServer]:
     with AppServer(DEMO_APP) as server:
+        yield server
+
+
+def gradio_versions() -> dict[str, str]:
+    """The Gradio releases to serve apps with: this venv's, and each one `make test` built in
+    `.venv-gradio/VERSION` (the Makefile's MATRIX) -> the Python that runs it."""
+    from importlib.metadata import version
+
+    built = {p.parent.name: str(p.parent / "bin" / "python") for p in (ROOT / ".venv-gradio").glob("*/.installed")}
+    return {version("gradio"): sys.executable, **built}
+
+
+@pytest.fixture(scope="session", params=sorted(gradio_versions(), key=lambda v: tuple(map(int, v.split(".")))))
+def any_gradio(request: pytest.FixtureRequest) -> Iterator[AppServer]:
+    """The demo app served by each Gradio release of the matrix in turn (this venv's is `demo_app`)."""
+    python = gradio_versions()[request.param]
+    if python == sys.executable:
+        yield request.getfixturevalue("demo_app")
+        return
+    with AppServer(DEMO_APP, python=python) as server:
         yield server
 
 
@@ -130,3 +151,38 @@ def wait_for(check: Callable[[], object], timeout: float = 30) -> None:
 
 def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# --- the Gradio versions table of the README, from the matrix run -------------------------------
+
+_MATRIX: dict[tuple[str, str], str] = {}  # (feature test, Gradio version) -> passed / failed / skipped
+TABLE_START, TABLE_END = "<!-- gradio-versions: made by the tests (tests/test_versions.py) -->", "<!-- /gradio-versions -->"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    name = report.nodeid.partition("test_versions.py::")[2]
+    if not name or "[" not in name or (report.when != "call" and not report.skipped):
+        return
+    test, version = name.rstrip("]").split("[", 1)
+    _MATRIX[(test, version)] = report.outcome
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After a run of every feature on every version: the README's table, rewritten if it changed."""
+    tests = list(dict.fromkeys(t for t, _ in _MATRIX))  # in the order they ran
+    versions = sorted({v for _, v in _MATRIX}, key=lambda v: tuple(map(int, v.split("."))))
+    if not tests or len(_MATRIX) < len(tests) * len(versions):
+        return  # a partial run says nothing of the rest
+    mark = {"passed": "yes", "failed": "**no**", "skipped": "n/a"}
+    rows = [f"| feature | {' | '.join(versions)} |", "|---|" + "---|" * len(versions)]
+    rows += [f"| {t.removeprefix('test_').replace('_', ' ')} | "
+             + " | ".join(mark[_MATRIX.get((t, v), "skipped")] for v in versions) + " |" for t in tests]
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < 0:
+        return
+    new = text[:start + len(TABLE_START)] + "\n" + "\n".join(rows) + "\n" + text[end:]
+    if new != text:
+        readme.write_text(new)
+        print(f"\nREADME.md: the Gradio versions table was updated from this run ({len(versions)} versions).")

@@ -162,3 +162,17 @@ def test_decoder_queue_progress_log_and_cancel() -> None:
     assert EventDecoder.call_event("complete", "null") == ("cancelled", None)
     assert decoder.queue_message({"msg": "process_completed", "success": True,
                                   "output": {"data": [None]}}) == ("complete", [None])
+
+
+@pytest.mark.parametrize("sent, shown", [
+    ('"cannot process \'x\'"', "cannot process 'x'"),  # Gradio 4: the message's repr
+    ("'say \"hi\"\\n'", 'say "hi"\n'),
+    ("plain message", "plain message"),
+    ("'unbalanced", "'unbalanced"),
+])
+def test_gradio4_error_messages_lose_their_repr_quotes(sent: str, shown: str) -> None:
+    gradio4 = dialect_for(AppInfo(protocol="sse_v3", version="4.44.1"), "http://h")
+    gradio5 = dialect_for(AppInfo(protocol="sse_v3", version="5.50.0"), "http://h")
+    message = {"msg": "process_completed", "success": False, "output": {"error": sent}}
+    assert error_message(gradio4.decoder(Endpoint(name="/f")).queue_message(message)[1]) == shown
+    assert error_message(gradio5.decoder(Endpoint(name="/f")).queue_message(message)[1]) == sent

@@ -103,6 +103,18 @@ class QueueV3(Dialect):
                                            "event_id": event_id}
 
 
+class QueueV3Gradio4(QueueV3):
+    """Gradio 4.x with `sse_v2`/`sse_v3`: as QueueV3, but an app error's message arrives as its
+    Python repr (`gr.Error.__str__` gave `repr(message)` before 5.0): decoded back to the text."""
+
+    name = "sse_v3-gradio4"
+
+    def decoder(self, endpoint: Endpoint) -> EventDecoder:
+        return EventDecoder(endpoint, quoted_errors=True)
+
+
 def dialect_for(app: AppInfo, api_url: str) -> Dialect:
     """The dialect of an app from what its `/config` said (recorded with the session)."""
-    return QueueV3(api_url) if app.protocol in QueueV3.protocols else Dialect(api_url)
+    if app.protocol not in QueueV3.protocols:
+        return Dialect(api_url)
+    return QueueV3Gradio4(api_url) if (app.version or "").startswith("4.") else QueueV3(api_url)

@@ -63,8 +63,9 @@ def apply_diff(value: Any, ops: Any) -> Any:
 class EventDecoder:
     """Turns one call's raw messages into (event name, data) pairs, rebuilding streamed diffs."""
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, *, quoted_errors: bool = False) -> None:
         self.endpoint = endpoint
+        self.quoted_errors = quoted_errors  # the app sends an error's message as its Python repr
         self._last: list[Any] | None = None
 
     def queue_message(self, msg: dict[str, Any]) -> tuple[str, Any] | None:
@@ -89,7 +90,7 @@ class EventDecoder:
             if not isinstance(output, dict):
                 raise StreamError(f"Malformed {kind} message from the server: no output.")
             if not msg.get("success", True) or "error" in output and "data" not in output:
-                return "error", output
+                return "error", self._unquoted(output)
             data = output.get("data")
             if kind == "process_completed" and data is None:  # what the server sends after /cancel
                 return "cancelled", None
@@ -98,6 +99,21 @@ class EventDecoder:
                 return "generating", visible_outputs(self.endpoint, data)
             return "complete", visible_outputs(self.endpoint, data)
         return None
+
+    def _unquoted(self, output: dict[str, Any]) -> dict[str, Any]:
+        """`"cannot process 'x'"` (with its quotes) -> `cannot process 'x'`, for apps that send
+        an error's message as its repr."""
+        message = output.get("error")
+        if not self.quoted_errors or not isinstance(message, str) or len(message) < 2 \
+                or message[0] != message[-1] or message[0] not in "'\"":
+            return output
+        import ast
+
+        try:
+            text = ast.literal_eval(message)
+        except (ValueError, SyntaxError):
+            return output
+        return {**output, "error": text} if isinstance(text, str) else output
 
     def _rebuild(self, data: Any) -> Any:
         if self._last is None:

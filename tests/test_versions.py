@@ -1,0 +1,101 @@
+"""Every feature against every Gradio release of the matrix: the demo app served by each one
+(`any_gradio`: this venv's Gradio, and each `.venv-gradio/VERSION` that `make test` builds)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import gradio_session as gs
+from conftest import ROOT, AppServer, cli, json_lines, wait_for
+
+
+def session(app: AppServer, name: str) -> gs.Session:
+    return gs.new_session(app.url, name=name)
+
+
+def test_values_by_position_and_name(any_gradio: AppServer) -> None:
+    s = session(any_gradio, "values")
+    assert s.call("echo", "hi ", times=2) == ["hi hi "]
+    assert s.call("add", 1, 2.5) == [3.5]
+    assert s.call("choose", True, ["x", "z"]) == ["on: x, z"]
+
+
+def test_state_across_processes(any_gradio: AppServer) -> None:
+    session(any_gradio, "state")
+    for word, n in (("first", 1), ("second", 2)):
+        r = cli("call", "count", word, "--session", "state")
+        assert r.returncode == 0 and r.stdout == f"{word} (call {n} of this session)\n", r.stderr
+
+
+def test_streaming_and_queue_events(any_gradio: AppServer) -> None:
+    s = session(any_gradio, "stream")
+    c = s.invoke("stream", 3)
+    names = [e.name for e in c.events()]
+    assert names[0] == "queued" and "started" in names and names[-1] == "complete"
+    assert [e.data for e in c.history() if e.name == "generating"] == [["0 "], ["0 1 "], ["0 1 2 "]]
+    assert c.result() == ["0 1 2 "]
+
+
+def test_progress_and_logs(any_gradio: AppServer) -> None:
+    s = session(any_gradio, "steps")
+    c = s.invoke("steps", 3)
+    assert c.result() == ["3 steps"]
+    progress = [e.data[0] for e in c.history() if e.name == "progress"]
+    assert progress and progress[-1]["length"] == 3
+    assert any(e.name == "log" for e in c.history())
+
+
+def test_cancel(any_gradio: AppServer, tmp_path: Path) -> None:
+    s = session(any_gradio, "cancel")
+    mark = tmp_path / "marker"
+    c = s.invoke("marker", str(mark), 3)
+    wait_for(lambda: c.status == "running" or any(e.name == "started" for e in c.history()))
+    assert c.cancel() is True
+    assert s.calls()[-1].status == "cancelled"
+    time.sleep(4)
+    assert not mark.exists()
+
+
+def test_detach_and_follow(any_gradio: AppServer) -> None:
+    session(any_gradio, "detached")
+    r = cli("call", "slow", "1", "--detach", "--session", "detached")
+    assert r.returncode == 0, r.stderr
+    event_id = r.stdout.strip()
+    r = cli("result", event_id, "--session", "detached")
+    assert r.returncode == 0 and r.stdout.strip() in ("slept 1", "slept 1.0"), r.stderr
+
+
+def test_files_up_and_down(any_gradio: AppServer, tmp_path: Path) -> None:
+    s = session(any_gradio, "files")
+    source = tmp_path / "in.txt"
+    source.write_text("abc")
+    (fd,) = s.invoke("reverse_file", str(source)).result(download_path=tmp_path / "out")
+    assert Path(fd["path"]).read_text() == "cba" and Path(fd["path"]).parent == tmp_path / "out"
+
+
+def test_app_error_message(any_gradio: AppServer) -> None:
+    s = session(any_gradio, "errors")
+    try:
+        s.call("fail", "x")
+    except gs.AppError as exc:
+        assert str(exc).endswith("cannot process 'x'"), str(exc)
+    else:
+        raise AssertionError("no AppError")
+
+
+def test_json_events(any_gradio: AppServer) -> None:
+    session(any_gradio, "json")
+    r = cli("call", "echo", "j", "--json", "--session", "json")
+    events = json_lines(r.stdout)
+    assert r.returncode == 0 and [e["event"] for e in events][-1] == "complete" and events[-1]["data"] == ["j"]
+    assert json.loads(cli("calls", "--json", "--session", "json").stdout)[0]["status"] == "complete"
+
+
+def test_the_matrix_is_built() -> None:
+    """`make test` builds the venvs of the Makefile's MATRIX; a missing one would go untested."""
+    from conftest import gradio_versions
+
+    matrix = next(line for line in (ROOT / "Makefile").read_text().splitlines() if line.startswith("MATRIX :="))
+    assert set(matrix.split(":=")[1].split()) <= set(gradio_versions())
