@@ -7,8 +7,12 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 import gradio_session as gs
-from conftest import ROOT, AppServer, cli, json_lines, wait_for
+from conftest import APPS, ROOT, AppServer, cli, gradio_versions, json_lines, wait_for
+
+VERSIONS = sorted(gradio_versions(), key=lambda v: tuple(map(int, v.split("."))))
 
 
 def session(app: AppServer, name: str) -> gs.Session:
@@ -93,9 +97,19 @@ def test_json_events(any_gradio: AppServer) -> None:
     assert json.loads(cli("calls", "--json", "--session", "json").stdout)[0]["status"] == "complete"
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_api_from_config_when_info_fails(version: str) -> None:
+    """`/info` answering 500: the API is built from `/config`, parameter names from the labels."""
+    with AppServer(APPS / "broken_info_app.py", python=gradio_versions()[version]) as app:
+        s = gs.new_session(app.url, name="no-info")
+        assert [p.name for p in s.endpoint("echo").parameters] == ["text", "times"]
+        assert s.endpoint("echo").parameters[1].default == 1
+        assert s.call("echo", "ab", times=2) == ["abab"]
+        r = cli("call", "choose", "flag=true", 'items=["y"]', "--session", "no-info")
+        assert r.returncode == 0 and r.stdout == "on: y\n", r.stderr
+
+
 def test_the_matrix_is_built() -> None:
     """`make test` builds the venvs of the Makefile's MATRIX; a missing one would go untested."""
-    from conftest import gradio_versions
-
     matrix = next(line for line in (ROOT / "Makefile").read_text().splitlines() if line.startswith("MATRIX :="))
     assert set(matrix.split(":=")[1].split()) <= set(gradio_versions())

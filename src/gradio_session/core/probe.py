@@ -29,6 +29,8 @@ async def probe(transport: Transport, app_url: str) -> tuple[str, AppInfo]:
         info = r.json()
         if r.status == 200 and discovery.looks_like_info(info):
             return root, discovery.parse_app(info, config)
+    if config is not None:  # `/info` failed (Gradio 4.44 with a recent pydantic: HTTP 500)
+        return roots[0], discovery.parse_app(discovery.info_from_config(config), config)
     raise NotAGradioApp(
         f"{app_url} does not look like a Gradio app (no Gradio configuration or API description "
         f"found; last answer HTTP {r.status}). Check the URL.", url=app_url,

@@ -92,6 +92,46 @@ def parse_app(info: dict[str, Any], config: dict[str, Any] | None) -> AppInfo:
                    app_id=None if app_id is None else str(app_id))
 
 
+def info_from_config(config: dict[str, Any]) -> dict[str, Any]:
+    """What `/info` would say, from `/config`'s dependencies and components (their `api_info`
+    schema, label and value): for apps whose `/info` fails, as Gradio 4.44's does with a recent
+    pydantic (gradio#10792). Parameter names come from the labels."""
+    components = {c.get("id"): c for c in config.get("components", [])}
+
+    def described(ids: list[Any], *, inputs: bool) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for cid in ids:
+            c = components.get(cid) or {}
+            if c.get("type") == "state" or c.get("skip_api"):
+                continue
+            props, schema = c.get("props") or {}, c.get("api_info") or {}
+            item: dict[str, Any] = {"label": props.get("label"), "type": schema, "component": str(c.get("type", "")),
+                                    "python_type": {"type": _python_type(schema)}}
+            if inputs:
+                name = re.sub(r"\W+", "_", str(props.get("label") or "").strip().lower()).strip("_")
+                item.update(parameter_name=name if name.isidentifier() else f"param_{len(out)}",
+                            parameter_has_default=props.get("value") is not None,
+                            parameter_default=props.get("value"))
+            out.append(item)
+        return out
+
+    named = {"/" + str(d["api_name"]).lstrip("/"): {"parameters": described(d.get("inputs", []), inputs=True),
+                                                     "returns": described(d.get("outputs", []), inputs=False)}
+             for d in config.get("dependencies", [])
+             if d.get("api_name") and d.get("show_api", True) is not False}
+    return {"named_endpoints": named, "unnamed_endpoints": {}}
+
+
+def _python_type(schema: dict[str, Any]) -> str:
+    if schema.get("title") == "FileData":
+        return "filepath"
+    kind = schema.get("type")
+    if kind == "array":
+        return f"list[{_python_type(schema.get('items') or {})}]"
+    return {"string": "str", "number": "float", "integer": "int", "boolean": "bool", "object": "dict"}.get(
+        str(kind), "Any")
+
+
 def api_hash(info: dict[str, Any], config: dict[str, Any]) -> str:
     """A digest of what calls depend on: the endpoints' parameters and returns, and where each
     sits in the app (fn_index, inputs, outputs)."""
