@@ -176,3 +176,17 @@ def test_gradio4_error_messages_lose_their_repr_quotes(sent: str, shown: str) ->
     message = {"msg": "process_completed", "success": False, "output": {"error": sent}}
     assert error_message(gradio4.decoder(Endpoint(name="/f")).queue_message(message)[1]) == shown
     assert error_message(gradio5.decoder(Endpoint(name="/f")).queue_message(message)[1]) == sent
+
+
+def test_api_from_config_leaves_out_hidden_endpoints() -> None:
+    """`/config` of 5.x says `show_api: false`, of 6.x `api_visibility: private`: not in the API."""
+    from gradio_session.protocol.discovery import info_from_config
+
+    text = {"id": 1, "type": "textbox", "props": {"label": "Your text", "value": "hi"}, "api_info": {"type": "string"}}
+    deps = [{"api_name": "shown", "inputs": [1], "outputs": [1]},
+            {"api_name": "hidden5", "show_api": False, "inputs": [1], "outputs": [1]},
+            {"api_name": "hidden6", "api_visibility": "private", "inputs": [1], "outputs": [1]}]
+    info = info_from_config({"components": [text], "dependencies": deps})
+    assert list(info["named_endpoints"]) == ["/shown"]
+    (param,) = parse_app(info, {"components": [text], "dependencies": deps}).endpoints["/shown"].parameters
+    assert (param.name, param.default, param.has_default, param.python_type) == ("your_text", "hi", True, "str")

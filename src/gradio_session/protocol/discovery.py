@@ -118,7 +118,8 @@ def info_from_config(config: dict[str, Any]) -> dict[str, Any]:
     named = {"/" + str(d["api_name"]).lstrip("/"): {"parameters": described(d.get("inputs", []), inputs=True),
                                                      "returns": described(d.get("outputs", []), inputs=False)}
              for d in config.get("dependencies", [])
-             if d.get("api_name") and d.get("show_api", True) is not False}
+             if d.get("api_name") and d.get("show_api") is not False  # 5.x says show_api,
+             and d.get("api_visibility", "public") in ("public", None)}  # 6.x api_visibility
     return {"named_endpoints": named, "unnamed_endpoints": {}}
 
 
