@@ -190,3 +190,14 @@ def test_api_from_config_leaves_out_hidden_endpoints() -> None:
     assert list(info["named_endpoints"]) == ["/shown"]
     (param,) = parse_app(info, {"components": [text], "dependencies": deps}).endpoints["/shown"].parameters
     assert (param.name, param.default, param.has_default, param.python_type) == ("your_text", "hi", True, "str")
+
+
+@pytest.mark.parametrize("version, protocol, refused", [
+    ("3.50.2", None, "whose queue speaks WebSocket"), ("4.8.0", "sse", "protocol sse"),
+    ("4.15.0", "sse_v1", "protocol sse_v1"), ("4.20.0", "sse_v2", None), ("6.31.0", "sse_v3", None),
+])
+def test_gradio_families_without_a_dialect_are_refused(version: str, protocol: str | None, refused: str | None) -> None:
+    from gradio_session.protocol.dialects import unsupported
+
+    reason = unsupported(AppInfo(version=version, protocol=protocol))
+    assert (reason is None) if refused is None else (refused in str(reason) and "4.17 to 6.x" in str(reason))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import gradio_session as gs
-from conftest import APPS, ROOT, AppServer, cli, gradio_versions, json_lines, wait_for
+from conftest import APPS, ROOT, AppServer, cli, gradio_versions, json_lines, skip_unsupported, wait_for
 
 VERSIONS = sorted(gradio_versions(), key=lambda v: tuple(map(int, v.split("."))))
 
@@ -100,6 +100,7 @@ def test_json_events(any_gradio: AppServer) -> None:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_api_from_config_when_info_fails(version: str) -> None:
     """`/info` answering 500: the API is built from `/config`, parameter names from the labels."""
+    skip_unsupported(version)
     with AppServer(APPS / "broken_info_app.py", python=gradio_versions()[version]) as app:
         s = gs.new_session(app.url, name="no-info")
         assert [p.name for p in s.endpoint("echo").parameters] == ["text", "times"]
@@ -107,6 +108,19 @@ def test_api_from_config_when_info_fails(version: str) -> None:
         assert s.call("echo", "ab", times=2) == ["abab"]
         r = cli("call", "choose", "flag=true", 'items=["y"]', "--session", "no-info")
         assert r.returncode == 0 and r.stdout == "on: y\n", r.stderr
+
+
+def test_gradio3_is_refused_clearly() -> None:
+    """Gradio 3.x queues over WebSocket, which no dialect speaks yet: `new` says so, and records nothing."""
+    python = next((p for v, p in gradio_versions().items() if v.startswith("3.")), None)
+    assert python is not None, "make test builds a Gradio 3 venv (the Makefile's MATRIX)"
+    with AppServer(APPS / "gradio3_app.py", python=python) as app:
+        refused = r"Gradio 3\.50\.2, whose queue speaks WebSocket: .* drives Gradio 4\.17 to 6\.x"
+        with pytest.raises(gs.UnsupportedApp, match=refused):
+            gs.new_session(app.url, name="old")
+        r = cli("new", app.url, "--name", "old")
+        assert r.returncode == 1 and "Gradio 3.50.2" in r.stderr and "Traceback" not in r.stderr
+    assert gs.list_sessions() == []
 
 
 def test_the_matrix_is_built() -> None:

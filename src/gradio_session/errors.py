@@ -3,6 +3,7 @@
     GradioSessionError              base: catch this to catch everything we raise
     ├── ConnectError                the app can't be reached, or the connection died
     ├── NotAGradioApp               the URL answers, but not as a Gradio app
+    │   └── UnsupportedApp          a Gradio whose protocol this version can't speak (3.x)
     ├── SessionError
     │   ├── SessionExists           a session of that name exists (use force)
     │   └── SessionNotFound         no session matches the name, pattern or id
@@ -46,6 +47,10 @@ class NotAGradioApp(GradioSessionError):
     def __init__(self, message: str, *, url: str | None = None) -> None:
         super().__init__(message)
         self.url = url
+
+
+class UnsupportedApp(NotAGradioApp):
+    """A Gradio app of a release whose protocol gradio-session can't speak yet (Gradio 3.x)."""
 
 
 class SessionError(GradioSessionError):

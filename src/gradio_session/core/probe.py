@@ -6,15 +6,25 @@ import dataclasses
 import warnings
 from typing import Any
 
-from ..errors import NotAGradioApp
+from ..errors import NotAGradioApp, UnsupportedApp
 from ..models import AppInfo, SessionRecord
 from ..protocol import discovery
+from ..protocol.dialects import unsupported
 from ..store.worker import StoreWorker
 from ..transport import Transport
 
 
 async def probe(transport: Transport, app_url: str) -> tuple[str, AppInfo]:
-    """Find an app's API root and read its API: `/config` first, then `/info`."""
+    """Find an app's API root and read its API: `/config` first, then `/info`; refuse a Gradio
+    whose protocol has no dialect yet."""
+    root, app = await _read_api(transport, app_url)
+    reason = unsupported(app)
+    if reason is not None:
+        raise UnsupportedApp(reason, url=app_url)
+    return root, app
+
+
+async def _read_api(transport: Transport, app_url: str) -> tuple[str, AppInfo]:
     config: dict[str, Any] | None = None
     r = await transport.request("GET", f"{app_url}/config")
     if r.status in (401, 403):

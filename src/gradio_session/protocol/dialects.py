@@ -113,6 +113,17 @@ class QueueV3Gradio4(QueueV3):
         return EventDecoder(endpoint, quoted_errors=True)
 
 
+def unsupported(app: AppInfo) -> str | None:
+    """Why this app can't be driven, for a Gradio family without a dialect yet; None if it can."""
+    if (app.version or "").startswith(("2.", "3.")):
+        return (f"The app runs Gradio {app.version}, whose queue speaks WebSocket: gradio-session "
+                "drives Gradio 4.17 to 6.x only, for now.")
+    if app.protocol in ("sse", "sse_v1"):
+        return (f"The app runs Gradio {app.version} (protocol {app.protocol}): gradio-session drives "
+                "Gradio 4.17 to 6.x only, for now.")
+    return None
+
+
 def dialect_for(app: AppInfo, api_url: str) -> Dialect:
     """The dialect of an app from what its `/config` said (recorded with the session)."""
     if app.protocol not in QueueV3.protocols:
