@@ -80,12 +80,13 @@ def demo_app() -> Iterator[AppServer]:
 
 
 def gradio_versions() -> dict[str, str]:
-    """The Gradio releases to serve apps with: this venv's, and each one `make test` built in
-    `.venv-gradio/VERSION` (the Makefile's MATRIX) -> the Python that runs it."""
+    """The Gradio releases to serve apps with, oldest first: this venv's, and each one `make test`
+    built in `.venv-gradio/VERSION` (the Makefile's MATRIX) -> the Python that runs it."""
     from importlib.metadata import version
 
     built = {p.parent.name: str(p.parent / "bin" / "python") for p in (ROOT / ".venv-gradio").glob("*/.installed")}
-    return {version("gradio"): sys.executable, **built}
+    found = {version("gradio"): sys.executable, **built}
+    return dict(sorted(found.items(), key=lambda item: tuple(map(int, item[0].split(".")))))
 
 
 def skip_unsupported(version: str) -> None:
@@ -95,7 +96,7 @@ def skip_unsupported(version: str) -> None:
                     "error (test_versions.py::test_gradio3_is_refused_clearly)")
 
 
-@pytest.fixture(scope="session", params=sorted(gradio_versions(), key=lambda v: tuple(map(int, v.split(".")))))
+@pytest.fixture(scope="session", params=list(gradio_versions()))
 def any_gradio(request: pytest.FixtureRequest) -> Iterator[AppServer]:
     """The demo app served by each Gradio release of the matrix in turn (this venv's is `demo_app`)."""
     skip_unsupported(request.param)
@@ -187,7 +188,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After a run of every feature on every version: the README's table, rewritten if it changed."""
     tests = list(dict.fromkeys(t for t, _ in _MATRIX))  # in the order they ran
-    versions = sorted(gradio_versions(), key=lambda v: tuple(map(int, v.split("."))))
+    versions = list(gradio_versions())
     if set(tests) != _matrix_tests() or len(_MATRIX) < len(tests) * len(versions):
         return  # a partial run says nothing of the rest
     mark = {"passed": "yes", "failed": "**no**", "skipped": "not yet"}
