@@ -81,8 +81,10 @@ def test_broken_streams_fail_cleanly(mode: str, match: str, reads: int) -> None:
             s.call("echo", "x")
         (record,) = s.calls()
         assert record.status == "failed"
-        # the first stream, at once a reopen (it brought news), then three with growing waits
-        assert paths.count("/gradio_api/queue/data") == reads
+        # the first stream, at once a reopen (it brought news), then three with growing waits; one
+        # more when the first stream ended before the call was recorded (the reader opens on the
+        # join's answer, and on a loaded machine the record can come after the stream's end)
+        assert reads <= paths.count("/gradio_api/queue/data") <= reads + 1, paths
         r = cli("call", "echo", "x", "--session", mode, timeout=30)
         assert r.returncode == 1 and "Traceback" not in r.stderr
         assert "lost" in r.stderr or "Unknown diff" in r.stderr
