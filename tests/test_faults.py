@@ -81,10 +81,11 @@ def test_broken_streams_fail_cleanly(mode: str, match: str, reads: int) -> None:
             s.call("echo", "x")
         (record,) = s.calls()
         assert record.status == "failed"
-        # the first stream, at once a reopen (it brought news), then three with growing waits; one
-        # more when the first stream ended before the call was recorded (the reader opens on the
-        # join's answer, and on a loaded machine the record can come after the stream's end)
-        assert reads <= paths.count("/gradio_api/queue/data") <= reads + 1, paths
+        # the first stream, at once a reopen (it brought news), then three with growing waits. A
+        # malformed diff fails the call at once, but only once the call is recorded: the reader
+        # opens on the join's answer, and on a loaded machine it may reopen a quiet stream or two
+        # before the record comes - never more than the reopen policy's five reads.
+        assert reads <= paths.count("/gradio_api/queue/data") <= 5, paths
         r = cli("call", "echo", "x", "--session", mode, timeout=30)
         assert r.returncode == 1 and "Traceback" not in r.stderr
         assert "lost" in r.stderr or "Unknown diff" in r.stderr
