@@ -204,3 +204,14 @@ def test_shell_completion_knows_sessions_and_endpoints(demo_app: AppServer) -> N
     assert complete("gradio-session show d") == ["done"]
     assert complete("gradio-session call -s done ec") == ["echo"]
     assert complete("gradio-session call st") == ["stream", "steps"]
+
+
+def test_the_cli_spells_the_models_choices() -> None:
+    """`--help` lists call statuses and max_calls policies without importing the models: the
+    CLI's copies must stay the models' own values."""
+    from typing import get_args
+
+    from gradio_session.cli.common import POLICIES, STATUSES
+    from gradio_session.models import CallStatus, MaxCallsPolicy
+
+    assert (STATUSES, POLICIES) == (get_args(CallStatus), get_args(MaxCallsPolicy))

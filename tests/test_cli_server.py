@@ -63,18 +63,19 @@ def test_calls_after_two_cold_ones_run_in_the_server(demo_app: AppServer, home: 
 
 def test_each_served_call_shows_its_warning(demo_app: AppServer, home: Path, tmp_path: Path) -> None:
     s = gs.new_session(demo_app.url, name="warned")
-    start_server(home, tmp_path, "warned")
+    pid = start_server(home, tmp_path, "warned")
     assert cli("set", "warned", "--max-calls", "1", "--max-calls-policy", "warning").returncode == 0
     for text in ("w1", "w2"):
         r = cli("call", "echo", text, "--session", "warned", cwd=tmp_path)
         assert r.returncode == 0 and r.stdout == f"{text}\n"
         assert r.stderr.count("Warning: Session 'warned' holds") == 1, r.stderr
+        assert reader_pid(s) == pid
     assert len(s.calls()) == 4
 
 
 def test_relative_paths_are_the_callers_directory(demo_app: AppServer, home: Path, tmp_path: Path) -> None:
     """Each directory has a server of its own, so a relative path means the caller's file."""
-    gs.new_session(demo_app.url, name="files")
+    s = gs.new_session(demo_app.url, name="files")
     pids = []
     for folder, text in (("a", "abc"), ("b", "xyz")):
         cwd = tmp_path / folder
@@ -83,6 +84,7 @@ def test_relative_paths_are_the_callers_directory(demo_app: AppServer, home: Pat
         pids.append(start_server(home, cwd, "files"))
         r = cli("call", "reverse_file", "in.txt", "--download-path", "out", "--session", "files", cwd=cwd)
         assert r.returncode == 0, r.stderr
+        assert reader_pid(s) == pids[-1]  # the directory's own server made the call
         assert [p.read_text() for p in (cwd / "out").rglob("*") if p.is_file()] == [text[::-1]]
     assert len(set(pids)) == 2
 

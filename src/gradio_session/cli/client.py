@@ -141,7 +141,11 @@ def _start_server(folder: str, key: str) -> None:
     recent = now - _mtime(stamp) < WINDOW
     with open(stamp, "a"):
         os.utime(stamp)
-    if not recent or now - _mtime(log) < STARTING or _locked(os.path.join(folder, key + ".lock")):
+    if not recent or now - _mtime(log) < STARTING:
+        return
+    from ..core.locks import held  # asyncio is loaded by now: the command ran here
+
+    if held(os.path.join(folder, key + ".lock")):
         return
     import subprocess
 
@@ -156,23 +160,6 @@ def _mtime(path: str) -> float:
         return os.stat(path).st_mtime
     except OSError:
         return 0.0
-
-
-def _locked(path: str) -> bool:
-    """Whether a server holds its lock (a look, taken and dropped at once)."""
-    import fcntl
-
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
 
 
 def main() -> NoReturn:

@@ -141,6 +141,23 @@ class StreamLock:
             return self._owner is None and _free(self._file)
 
 
+def held(path: Path | str) -> bool:
+    """Whether a process holds the flock of `path` (POSIX), seen by taking a shared lock for an
+    instant: many lookers at once never make each other see a holder that isn't there."""
+    assert fcntl is not None
+    try:
+        fd = os.open(path, os.O_RDONLY)  # no file: nobody ever held it
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the shared lock
+    return False
+
+
 async def holder_present(home: Path, session_id: str) -> bool:
     """True when the session's background holder runs (it holds its lock exclusively).
 
@@ -149,17 +166,7 @@ async def holder_present(home: Path, session_id: str) -> bool:
     twice instead: another process's look holds it for an instant, the holder all along."""
     path = paths.holder_lock(home, session_id)
     if fcntl is not None:
-        try:
-            fd = os.open(path, os.O_RDONLY)  # no file: no holder ever ran
-        except FileNotFoundError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)  # closing drops the shared lock
-        return False
+        return held(path)
     lock = file_lock(path)
     if _free(lock):
         return False
