@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed
 
 # Older Gradio releases the tests also serve apps with (tests/test_versions.py), one venv each
 # under .venv-gradio/VERSION, built once; PINS_<version> let an old Gradio start with today's packages.
-MATRIX := 3.50.2 4.44.1 5.50.0
+MATRIX := 3.50.2 4.16.0 4.44.1 5.50.0
 PINS_3.50.2 := fastapi==0.104.1 pydantic==2.5.3 httpx==0.25.2 huggingface_hub<0.26
+PINS_4.16.0 := fastapi==0.112.2 pydantic==2.9.2 huggingface_hub<0.26
 PINS_4.44.1 := fastapi==0.112.2 pydantic==2.9.2 huggingface_hub<0.26
 MATRIX_STAMPS := $(MATRIX:%=.venv-gradio/%/.installed)
 

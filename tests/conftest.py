@@ -89,17 +89,9 @@ def gradio_versions() -> dict[str, str]:
     return dict(sorted(found.items(), key=lambda item: tuple(map(int, item[0].split(".")))))
 
 
-def skip_unsupported(version: str) -> None:
-    """Skip a feature test on a Gradio that gradio-session refuses (said in the versions table)."""
-    if version.startswith("3."):
-        pytest.skip("Gradio 3.x (its WebSocket queue) is not supported yet: `new` refuses it with a clear "
-                    "error (test_versions.py::test_gradio3_is_refused_clearly)")
-
-
 @pytest.fixture(scope="session", params=list(gradio_versions()))
 def any_gradio(request: pytest.FixtureRequest) -> Iterator[AppServer]:
     """The demo app served by each Gradio release of the matrix in turn (this venv's is `demo_app`)."""
-    skip_unsupported(request.param)
     python = gradio_versions()[request.param]
     if python == sys.executable:
         yield request.getfixturevalue("demo_app")

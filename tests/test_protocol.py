@@ -193,11 +193,46 @@ def test_api_from_config_leaves_out_hidden_endpoints() -> None:
 
 
 @pytest.mark.parametrize("version, protocol, refused", [
-    ("3.50.2", None, "whose queue speaks WebSocket"), ("4.8.0", "sse", "protocol sse"),
-    ("4.15.0", "sse_v1", "protocol sse_v1"), ("4.20.0", "sse_v2", None), ("6.31.0", "sse_v3", None),
+    ("2.9.4", None, "Gradio 2.9.4"), ("3.50.2", "ws", None), ("3.50.2", None, None), ("4.8.0", "sse", "protocol sse"),
+    ("4.15.0", "sse_v1", None), ("4.20.0", "sse_v2", None), ("6.31.0", "sse_v3", None),
 ])
 def test_gradio_families_without_a_dialect_are_refused(version: str, protocol: str | None, refused: str | None) -> None:
     from gradio_session.protocol.dialects import unsupported
 
     reason = unsupported(AppInfo(version=version, protocol=protocol))
-    assert (reason is None) if refused is None else (refused in str(reason) and "4.17 to 6.x" in str(reason))
+    assert (reason is None) if refused is None else (refused in str(reason) and "4.9 to 6.x" in str(reason))
+
+
+@pytest.mark.parametrize("version, protocol, dialect, cancel", [
+    ("3.50.2", "ws", "ws", ("/reset", {"session_hash": "h", "fn_index": 3})),
+    ("3.50.2", None, "run", None),
+    ("4.15.0", "sse_v1", "sse_v1", ("/reset", {"event_id": "e"})),
+    ("4.29.0", "sse_v3", "sse_v2", ("/reset", {"event_id": "e"})),
+    ("4.44.1", "sse_v3", "sse_v3-gradio4", ("/cancel", {"session_hash": "h", "fn_index": 3, "event_id": "e"})),
+    ("5.50.0", "sse_v3", "sse_v3", ("/cancel", {"session_hash": "h", "fn_index": 3, "event_id": "e"})),
+])
+def test_each_family_cancels_its_own_way(version: str, protocol: str | None, dialect: str,
+                                         cancel: tuple[str, dict[str, object]] | None) -> None:
+    d = dialect_for(AppInfo(version=version, protocol=protocol), "http://app")
+    request = d.cancel(Endpoint(name="/f", parameters=(), returns=(), fn_index=3), "e", "h")
+    assert d.name == dialect and request == (None if cancel is None else ("http://app" + cancel[0], cancel[1]))
+
+
+def test_gradio3_files_and_whole_values() -> None:
+    """Gradio 3.x: FileData goes out as `{name, is_file}` and comes back as FileData with its
+    `/file=` URL; each generator message is the whole value (no diffs)."""
+    from gradio_session.protocol.dialects import Gradio3
+
+    d = Gradio3("http://app")
+    ep = Endpoint(name="/f", parameters=(), returns=(), fn_index=0, input_state=(False, True))
+    fd = {"path": "/tmp/x.txt", "url": None, "orig_name": "x.txt", "size": 3, "meta": {"_type": "gradio.FileData"}}
+    _, body = d.join(ep, [fd], "h")
+    assert body["data"] == [{"name": "/tmp/x.txt", "data": None, "is_file": True, "orig_name": "x.txt", "size": 3},
+                            None]
+    decoder = d.decoder(Endpoint(name="/f", parameters=(), returns=(), fn_index=0))
+    out = {"name": "/srv/y.txt", "is_file": True, "data": None, "orig_name": None, "size": 2}
+    name, data = decoder.queue_message({"msg": "process_completed", "output": {"data": [out]}, "success": True})
+    assert name == "complete" and data[0]["path"] == "/srv/y.txt" and data[0]["orig_name"] == "y.txt"
+    assert data[0]["url"] == "http://app/file=/srv/y.txt" and data[0]["meta"] == {"_type": "gradio.FileData"}
+    for text in ("a", "ab"):
+        assert decoder.queue_message({"msg": "process_generating", "output": {"data": [text]}}) == ("generating", [text])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import gradio_session as gs
-from conftest import APPS, ROOT, AppServer, cli, gradio_versions, json_lines, skip_unsupported, wait_for
+from conftest import APPS, DEMO_APP, ROOT, AppServer, cli, gradio_versions, json_lines, wait_for
 
 VERSIONS = list(gradio_versions())
 
@@ -62,6 +62,23 @@ def test_cancel(any_gradio: AppServer, tmp_path: Path) -> None:
     assert not mark.exists()
 
 
+def test_cancel_from_another_process(any_gradio: AppServer, tmp_path: Path) -> None:
+    """A detached call (read by the holder) cancelled by another command: it ends `cancelled`
+    everywhere, and the app's generator never finishes."""
+    s = session(any_gradio, "cancel-elsewhere")
+    mark = tmp_path / "marker"
+    r = cli("call", "marker", str(mark), "3", "--detach", "--session", "cancel-elsewhere")
+    assert r.returncode == 0, r.stderr
+    event_id = r.stdout.strip()
+    wait_for(lambda: s.get_call(event_id).status == "running")
+    r = cli("cancel", event_id, "--session", "cancel-elsewhere")
+    assert r.returncode == 0 and "status cancelled" in r.stderr, r.stderr
+    with pytest.raises(gs.CallCancelled):
+        s.get_call(event_id).result()
+    time.sleep(4)
+    assert not mark.exists() and s.calls()[-1].status == "cancelled"
+
+
 def test_detach_and_follow(any_gradio: AppServer) -> None:
     session(any_gradio, "detached")
     r = cli("call", "slow", "1", "--detach", "--session", "detached")
@@ -100,7 +117,6 @@ def test_json_events(any_gradio: AppServer) -> None:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_api_from_config_when_info_fails(version: str) -> None:
     """`/info` answering 500: the API is built from `/config`, parameter names from the labels."""
-    skip_unsupported(version)
     with AppServer(APPS / "broken_info_app.py", python=gradio_versions()[version]) as app:
         s = gs.new_session(app.url, name="no-info")
         assert [p.name for p in s.endpoint("echo").parameters] == ["text", "times"]
@@ -110,17 +126,46 @@ def test_api_from_config_when_info_fails(version: str) -> None:
         assert r.returncode == 0 and r.stdout == "on: y\n", r.stderr
 
 
-def test_gradio3_is_refused_clearly() -> None:
-    """Gradio 3.x queues over WebSocket, which no dialect speaks yet: `new` says so, and records nothing."""
+def gradio3() -> str:
     python = next((p for v, p in gradio_versions().items() if v.startswith("3.")), None)
     assert python is not None, "make test builds a Gradio 3 venv (the Makefile's MATRIX)"
-    with AppServer(APPS / "gradio3_app.py", python=python) as app:
-        refused = r"Gradio 3\.50\.2, whose queue speaks WebSocket: .* drives Gradio 4\.17 to 6\.x"
-        with pytest.raises(gs.UnsupportedApp, match=refused):
-            gs.new_session(app.url, name="old")
-        r = cli("new", app.url, "--name", "old")
-        assert r.returncode == 1 and "Gradio 3.50.2" in r.stderr and "Traceback" not in r.stderr
-    assert gs.list_sessions() == []
+    return python
+
+
+def test_gradio3_without_its_queue() -> None:
+    """A Gradio 3.x app without the queue: each call one `POST /run/{api}`; detachable (the
+    holder makes the request), not cancellable (said so), errors as the app words them."""
+    with AppServer(APPS / "gradio3_app.py", python=gradio3()) as app:
+        s = gs.new_session(app.url, name="old")
+        assert s.call("echo", "hi") == ["hi"]
+        c = s.invoke("slow", 0.5)
+        with pytest.raises(gs.CallError, match="can't be cancelled: .*a plain request can't be stopped"):
+            c.cancel()
+        assert c.result() == ["slept 0.5"]
+        with pytest.raises(gs.AppError, match="cannot process 'x'$"):
+            s.call("fail", "x")
+        r = cli("call", "slow", "1", "--detach", "--session", "old")
+        assert r.returncode == 0, r.stderr
+        event_id = r.stdout.strip()
+        r = cli("cancel", event_id, "--session", "old")
+        assert r.returncode == 1 and "can't be cancelled" in r.stderr and "Traceback" not in r.stderr
+        r = cli("result", event_id, "--session", "old")
+        assert r.returncode == 0 and r.stdout == "slept 1.0\n", r.stderr
+
+
+def test_gradio3_server_killed_mid_call() -> None:
+    """A 3.x call's socket dies with its server: the call ends failed as lost, recorded so."""
+    app = AppServer(DEMO_APP, python=gradio3())
+    try:
+        s = gs.new_session(app.url, name="old")
+        c = s.invoke("slow", 30)
+        wait_for(lambda: c.status == "running")
+        app.stop()
+        with pytest.raises(gs.StreamError, match="is lost"):
+            c.result(timeout=20)
+        assert s.calls()[-1].status == "failed"
+    finally:
+        app.stop()
 
 
 def test_the_matrix_is_built() -> None:

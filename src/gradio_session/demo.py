@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 try:
     import gradio as gr
@@ -55,6 +56,7 @@ def choose(flag: bool, items: list[str]) -> str:
 
 
 def reverse_file(path: str) -> str:
+    path = getattr(path, "name", path)  # Gradio 3.x hands a temporary file object
     text = Path(path).read_text(errors="replace")
     out = Path(tempfile.mkdtemp()) / f"reversed-{Path(path).name}"
     out.write_text(text[::-1])
@@ -85,6 +87,9 @@ def marker(path: str, seconds: float):  # type: ignore[no-untyped-def]
     yield "written"
 
 
+GRADIO3 = gr.__version__.startswith("3.")  # its File has no "filepath" type, its queue other options
+FILE_TYPE: Any = "file" if GRADIO3 else "filepath"
+
 with gr.Blocks(title="gradio-session demo") as demo:
     text = gr.Textbox(label="Text")
     times = gr.Number(value=1, label="Times")
@@ -100,7 +105,7 @@ with gr.Blocks(title="gradio-session demo") as demo:
     flag = gr.Checkbox(label="Flag")
     items = gr.CheckboxGroup(["x", "y", "z"], label="Items")
     gr.Button("choose").click(choose, [flag, items], out, api_name="choose")
-    gr.Button("reverse_file").click(reverse_file, gr.File(label="File", type="filepath"),
+    gr.Button("reverse_file").click(reverse_file, gr.File(label="File", type=FILE_TYPE),
                                     gr.File(label="Reversed"), api_name="reverse_file")
     seconds = gr.Number(value=1, label="Seconds")
     gr.Button("slow").click(slow, seconds, out, api_name="slow")
@@ -116,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("Usage: python -m gradio_session.demo [PORT]")
     port = int(args[0]) if args else 7860
     print(f"The gradio-session demo app: http://127.0.0.1:{port} (Ctrl+C stops it)", flush=True)
-    demo.queue(default_concurrency_limit=None).launch(
+    demo.queue(**({"concurrency_count": 64} if GRADIO3 else {"default_concurrency_limit": None})).launch(
         server_name="127.0.0.1", server_port=port, show_error=True, quiet=True
     )
 

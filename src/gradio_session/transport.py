@@ -20,6 +20,8 @@ from .errors import ConnectError, FileTransferError, StreamError
 
 # Gradio sends a heartbeat every ~15 s: four missed ones mean the stream is dead.
 STREAM_READ_TIMEOUT = 60.0
+SOCKET_MESSAGE_MAX = 256 * 1024 * 1024  # Gradio 3.x sends whole values, images as base64, on its sockets
+SOCKET_PING = 20.0  # seconds between pings on a call's WebSocket, and for each answer
 RETRY_STATUSES = frozenset({429, 503})  # busy or queue full: worth another try before acceptance
 
 
@@ -172,6 +174,58 @@ class Transport:
                             raise StreamError(f"{url} did not answer with an event stream: {exc}") from exc
 
                 yield status, events()
+
+    @asynccontextmanager
+    async def websocket(self, url: str) -> AsyncIterator[Socket]:
+        """Open a WebSocket on the app's pool (its token, its TLS): ConnectError when it can't
+        be opened (`sent` False: nothing reached the app), StreamError once open."""
+        from httpx_ws import AsyncWebSocketSession, WebSocketUpgradeError, aconnect_ws
+
+        try:
+            with _mapped(url):
+                # pings every SOCKET_PING s: a peer gone silent (no FIN) ends the call, not a wait forever
+                async with aconnect_ws(url, self._client, max_message_size_bytes=SOCKET_MESSAGE_MAX,
+                                       keepalive_ping_interval_seconds=SOCKET_PING,
+                                       keepalive_ping_timeout_seconds=SOCKET_PING,
+                                       session_class=AsyncWebSocketSession) as ws:
+                    yield Socket(ws, url)
+        except WebSocketUpgradeError as exc:
+            raise ConnectError(f"{url} refused the WebSocket (HTTP {exc.response.status_code}).",
+                               url=url, sent=False) from exc
+        except Exception as exc:  # anyio's task group inside wraps what escapes it (a failed ping)
+            inner = getattr(exc, "exceptions", None)
+            if inner and len(inner) == 1 and isinstance(inner[0], Exception):
+                with _socket_errors(url):
+                    raise inner[0] from None
+            raise
+
+
+class Socket:
+    """An open WebSocket carrying JSON messages; its failures are StreamErrors."""
+
+    def __init__(self, ws: Any, url: str) -> None:
+        self._ws, self._url = ws, url
+
+    async def send(self, message: dict[str, Any]) -> None:
+        with _socket_errors(self._url):
+            await self._ws.send_json(message)
+
+    async def receive(self) -> Any:
+        """The next message, parsed; StreamError when the socket closes or breaks."""
+        with _socket_errors(self._url):
+            return await self._ws.receive_json()
+
+
+@contextmanager
+def _socket_errors(url: str) -> Generator[None, None, None]:
+    from httpx_ws import HTTPXWSException, WebSocketDisconnect
+
+    try:
+        yield
+    except WebSocketDisconnect as exc:
+        raise StreamError(f"The server closed the WebSocket {url} mid-call (code {exc.code}).") from exc
+    except (HTTPXWSException, ValueError) as exc:
+        raise StreamError(f"The WebSocket {url} broke mid-call: {exc!r}") from exc
 
 
 @contextmanager

@@ -22,6 +22,8 @@ async def broken_info(request: Request, call_next):  # type: ignore[no-untyped-d
     return await call_next(request)
 
 
+if gr.__version__.startswith("3."):  # a mounted 3.x app has its queue only if asked (progress needs it)
+    demo.queue(concurrency_count=64)
 app = gr.mount_gradio_app(app, demo, path="/")
 
 if __name__ == "__main__":

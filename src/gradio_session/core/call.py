@@ -23,7 +23,7 @@ class CallOwner(Protocol):
     @property
     def name(self) -> str: ...
 
-    async def post_cancel(self, endpoint: Endpoint, event_id: str) -> None: ...
+    async def post_cancel(self, endpoint: Endpoint, event_id: str) -> bool: ...
 
     async def download_folder(self, download_path: str | Path | None) -> Path: ...
 
@@ -143,7 +143,8 @@ class AsyncCall:
         if state.done:
             return False
         state.ending = status
-        await self.session.post_cancel(state.endpoint, self.event_id)
+        if not await self.session.post_cancel(state.endpoint, self.event_id):  # the server won't say
+            state.fail(state.stop_error(status), status)
         try:
             await asyncio.wait_for(self._wait_end(), CANCEL_WAIT)
         except asyncio.TimeoutError:  # the server did not end the stream: end the call here

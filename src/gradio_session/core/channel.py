@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from ..binding import endpoint_or_bare
-from ..errors import CallCancelled, CallMayHaveStarted, ConnectError, StreamError
+from ..errors import CallMayHaveStarted, ConnectError, StreamError
 from ..models import TERMINAL_STATUSES, CallRecord, Endpoint, Event, SessionRecord
 from ..protocol.dialects import Dialect, dialect_for
 from ..protocol.messages import join_answer, lost, queue_payload
@@ -28,8 +28,9 @@ from .follow import Follower
 from .locks import holder_present
 from .seat import Seat
 from .probe import reread, running_app_id
+from .sockets import OwnConnections, new_event_id
 from .runtime import runtime
-from .state import CallState
+from .state import CallState, end_siblings
 from .waiting import Reopens, wait_until
 
 STARTING = 8  # calls of a session being started (bound, uploaded, joined) at once, per loop
@@ -54,6 +55,7 @@ class Channel:
         self._owner = owner  # the session of calls taken over from other processes
         self._home = store.repository.home
         self.seat = Seat(self, store, self._home, record.id, record.name)
+        self.own = OwnConnections(self)  # calls with a connection of their own (Gradio 3.x)
         self._calls: dict[str, tuple[AsyncCall, CallState]] = {}  # calls whose messages this reader routes
         self._early: dict[str, tuple[float, list[dict[str, Any]]]] = {}  # unknown calls: first seen, messages
         self._adopted: set[str] = set()  # event ids of calls taken over from other processes
@@ -163,18 +165,18 @@ class Channel:
         self._calls[call.event_id] = (call, state)
         self._expected.discard(call.event_id)
         state.when_done(lambda: self._ended(call))
+        if self.dialect.own_connection:
+            return self.own.start(state, call.inputs)
         self._replay(call.event_id)
         self._start_reader()
 
     def _expect(self, event_id: str) -> None:
-        """A call of ours was accepted: read the stream now, while the call is being recorded
-        (its messages wait in `_early`)."""
+        """A call of ours was accepted: read the stream now (its messages wait in `_early`)."""
         self._expected.add(event_id)
         self._start_reader()
 
     def _start_reader(self) -> None:
-        if self._reader is None:
-            self._reader = asyncio.get_running_loop().create_task(self._read())
+        self._reader = self._reader or asyncio.get_running_loop().create_task(self._read())
 
     async def join(self, endpoint: Endpoint, values: list[Any], *, detach: bool = False) -> AsyncCall:
         """Queue a call and route its messages to the returned AsyncCall; with `detach` (or when
@@ -184,10 +186,13 @@ class Channel:
             await runtime().holders.ensure(self._home, sid, self.record.name)
         reading = not detach and await self.seat.enter()
         try:
-            url, body = self.dialect.join(endpoint, values, self.record.session_hash)
-            r = await self._send(endpoint, values, url, body)
-            event_id = join_answer(r.status, r.json(), r.text, endpoint.name)
-            if reading:
+            if self.dialect.own_connection:  # its reader sends it, once it is recorded
+                event_id = new_event_id()
+            else:
+                url, body = self.dialect.join(endpoint, values, self.record.session_hash)
+                r = await self._send(endpoint, values, url, body)
+                event_id = join_answer(r.status, r.json(), r.text, endpoint.name)
+            if reading and not self.dialect.own_connection:
                 self._expect(event_id)
             try:
                 call, state = await self._recorded(endpoint, event_id, values,
@@ -240,18 +245,16 @@ class Channel:
             return
         self._adopted.discard(call.event_id)
         self.seat.leave()
-        if call.status in ("cancelled", "timed_out"):
-            self._end_siblings(call)
+        if call.status in ("cancelled", "timed_out") and self.dialect.name.startswith("sse_v3"):
+            end_siblings([state for _, state in self._calls.values()], call.event_id, call.endpoint)
 
-    def _end_siblings(self, cancelled: AsyncCall) -> None:
-        """Gradio's /cancel stops every running call of the endpoint in the session, and the
-        server says nothing of the others: end them here rather than wait forever."""
-        for other, state in list(self._calls.values()):
-            if other.endpoint == cancelled.endpoint and other.status == "running":
-                state.fail(CallCancelled(
-                    f"The call {other.event_id} of {other.endpoint} was cancelled with {cancelled.event_id}: "
-                    "Gradio's cancel stops every running call of an endpoint in a session.",
-                    event_id=other.event_id), "cancelled")
+    async def _end_cancelled(self) -> None:
+        """Calls another process cancelled, on a Gradio that says nothing of a cancel: end them."""
+        for _, state in list(self._calls.values()):
+            record = await self.store.run(self.store.repository.get_call, self.record.id, state.event_id)
+            if record is None or record.status in ("cancelled", "timed_out"):
+                state.fail(state.stop_error(record.status if record else "cancelled"),
+                           record.status if record else "cancelled")
 
     # -- the holder's side (see the holder package) ----------------------------------------
 
@@ -267,15 +270,12 @@ class Channel:
 
         async def none_adopted() -> bool:  # nor any being adopted: their messages came here
             return not self._adopted and not self._adopting
-
         await wait_until(none_adopted, first=IDLE_POLL, most=IDLE_POLL)
         self._closing = True
+        await self.own.close()
         if self._reader is not None:
             self._reader.cancel()
-            try:
-                await self._reader
-            except BaseException:  # noqa: S110 - the reader records its own end
-                pass
+            await asyncio.gather(self._reader, return_exceptions=True)  # it records its own end
         await self.transport.aclose()
         await self.store.flush()
         self.seat.release()
@@ -288,6 +288,8 @@ class Channel:
                 self.store.record(self.store.repository.beat, self.record.id)
             for _, state in list(self._calls.values()):
                 state.heartbeat()
+            if self._calls and not self.dialect.confirms_cancel:
+                self._spawn(self._end_cancelled())
             return
         event_id = msg.get("event_id")
         if not isinstance(event_id, str):
@@ -317,8 +319,7 @@ class Channel:
         return not self._adopting
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
+        self._tasks.add(task := asyncio.get_running_loop().create_task(coro))
         task.add_done_callback(self._tasks.discard)
 
     @asynccontextmanager

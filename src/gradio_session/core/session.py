@@ -6,6 +6,7 @@ so nothing here blocks the event loop on the repository.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import warnings
@@ -30,6 +31,7 @@ from .runtime import runtime
 from .waiting import wait_until
 
 LIMIT_RECHECK = 1.0  # seconds a session found without max_calls is not asked again
+RESET_TRIES, RESET_WAIT = 20, 0.1  # a `/reset` that found no generator yet is tried again, for 2 s
 
 
 class AsyncSession:
@@ -78,7 +80,7 @@ class AsyncSession:
     def can_detach(self, endpoint: str) -> bool:
         """True when calls of `endpoint` can be left to the background holder (the app speaks
         the queue protocol: another process can read them)."""
-        return self.dialect.queued(self.endpoint(endpoint))
+        return self.dialect.detachable(self.endpoint(endpoint))
 
     async def _channel(self) -> Channel:
         return await open_channel(self, self.record, self.store, self.dialect)
@@ -106,13 +108,13 @@ class AsyncSession:
                 raise
             ep = self.endpoint(endpoint)
         values = bind(ep, args, kwargs)
-        if detach and not self.dialect.queued(ep):
+        if detach and not self.dialect.detachable(ep):
             raise CallError(f"Calls of {ep.name} can't be detached: the app does not speak the queue "
                             "protocol, so no other process can read them.")
         async with channel.starting:
             await self._make_room()
             values = await self._file_values(ep, values)
-            if self.dialect.queued(ep):
+            if self.dialect.queued(ep) or self.dialect.own_connection:
                 return await channel.join(ep, values, detach=detach)
             return await channel.post_call(ep, values)
 
@@ -196,9 +198,10 @@ class AsyncSession:
             raise self._no_call(event_id)
         if record.status in TERMINAL_STATUSES:
             return False
-        await self.post_cancel(self.endpoint(record.endpoint), event_id)
-        # The process reading the session's stream records the end; if none does, record it here.
-        stream, unread = runtime().stream_lock(self.repository.home, self.id), False
+        # The process reading the session's stream records the end; if none does, or the server
+        # won't say (the reader then sees it recorded), record it here.
+        confirmed = await self.post_cancel(self.endpoint(record.endpoint), event_id)
+        stream, unread = runtime().stream_lock(self.repository.home, self.id), not confirmed
 
         async def settled() -> bool:
             nonlocal unread
@@ -208,24 +211,37 @@ class AsyncSession:
             now = await self.store.run(self.repository.get_call, self.id, event_id)
             return now is None or now.status in TERMINAL_STATUSES
 
-        if await wait_until(settled, first=0.1, most=0.1, timeout=CANCEL_WAIT) and not unread:
+        if not unread and await wait_until(settled, first=0.1, most=0.1, timeout=CANCEL_WAIT) and not unread:
             return True
         await self.store.run(self.repository.set_call_status, self.id, event_id, "cancelled",
-                             finished_at=time.time(),
+                             finished_at=time.time(), if_running=True,
                              error=f"The call {event_id} of {record.endpoint} was cancelled.")
         return True
 
-    async def post_cancel(self, endpoint: Endpoint, event_id: str) -> None:
-        """Ask the server to stop a call (the end arrives on its stream)."""
+    async def post_cancel(self, endpoint: Endpoint, event_id: str) -> bool:
+        """Ask the server to stop a call. True: its end arrives on its stream; False: the server
+        says nothing, the call is to be ended here (the process reading it sees it recorded)."""
         request = self.dialect.cancel(endpoint, event_id, self.record.session_hash)
         if request is None:
             raise CallError(f"Calls of {endpoint.name} can't be cancelled: the app does not speak the "
-                            "queue protocol.", event_id=event_id)
+                            "queue protocol (a plain request can't be stopped).", event_id=event_id)
+        if self.dialect.own_connection:  # the reader closes the call's connection
+            if not (await self._channel()).own.stop(event_id):  # another process's: it looks for this
+                await self.store.run(self.repository.set_call_status, self.id, event_id, "cancelled",
+                                     finished_at=time.time(), if_running=True,
+                                     error=f"The call {event_id} of {endpoint.name} was cancelled.")
+            return True
         url, body = request
-        r = await (await self._channel()).transport.request("POST", url, json=body)
-        if r.status >= 400:
-            raise CallError(f"The app refused to cancel {event_id} (HTTP {r.status}): {r.text[:200]}",
-                            event_id=event_id)
+        transport = (await self._channel()).transport
+        for _ in range(RESET_TRIES):  # `/reset` finds a generator only once it has yielded
+            r = await transport.request("POST", url, json=body)
+            if r.status >= 400:
+                raise CallError(f"The app refused to cancel {event_id} (HTTP {r.status}): {r.text[:200]}",
+                                event_id=event_id)
+            if self.dialect.cancel_taken(r.json()):
+                break
+            await asyncio.sleep(RESET_WAIT)
+        return self.dialect.confirms_cancel
 
     async def _make_room(self) -> None:
         """Apply max_calls before a new call: refuse, warn, or forget the oldest finished calls.

@@ -161,3 +161,14 @@ class CallState:
                 fn()
             self._on_done.clear()
         self._changed.set()
+
+
+def end_siblings(states: list[CallState], cancelled: str, endpoint: str) -> None:
+    """Gradio's `/cancel` stops every running call of the endpoint in the session, and the
+    server says nothing of the others: end them rather than wait forever."""
+    for state in states:
+        if state.endpoint.name == endpoint and state.status == "running":
+            state.fail(CallCancelled(
+                f"The call {state.event_id} of {endpoint} was cancelled with {cancelled}: "
+                "Gradio's cancel stops every running call of an endpoint in a session.",
+                event_id=state.event_id), "cancelled")

@@ -52,17 +52,19 @@ def parse_app(info: dict[str, Any], config: dict[str, Any] | None) -> AppInfo:
         for i, d in enumerate(config.get("dependencies", []))
         if d.get("api_name")
     }
+    components = {c.get("id"): c for c in config.get("components", [])}
     endpoints: dict[str, Endpoint] = {}
     for name, spec in (info.get("named_endpoints") or {}).items():
+        fn_index, dep = deps.get(name, (None, {}))
+        shown = [components.get(i) or {} for i in dep.get("inputs", []) if i not in state_ids]
         params = tuple(
             Parameter(
-                name=p.get("parameter_name") or f"param_{i}",
+                name=p.get("parameter_name") or label_name(p.get("label"), i),
                 label=p.get("label"),
                 schema=p.get("type") or {},
                 python_type=(p.get("python_type") or {}).get("type", "Any"),
                 component=p.get("component"),
-                has_default=bool(p.get("parameter_has_default")),
-                default=p.get("parameter_default"),
+                **_default(p, shown[i] if i < len(shown) else {}),
                 file=file_kind(p),
             )
             for i, p in enumerate(spec.get("parameters", []))
@@ -76,7 +78,6 @@ def parse_app(info: dict[str, Any], config: dict[str, Any] | None) -> AppInfo:
             )
             for r in spec.get("returns", [])
         )
-        fn_index, dep = deps.get(name, (None, {}))
         endpoints[name] = Endpoint(
             name=name,
             parameters=params,
@@ -87,9 +88,26 @@ def parse_app(info: dict[str, Any], config: dict[str, Any] | None) -> AppInfo:
             generator=bool((dep.get("types") or {}).get("generator")),
         )
     app_id = config.get("app_id")
-    return AppInfo(version=config.get("version") or info.get("version"),
-                   protocol=config.get("protocol"), endpoints=endpoints, api_hash=api_hash(info, config),
+    version = config.get("version") or info.get("version")
+    protocol = config.get("protocol") or ("ws" if str(version).startswith("3.") and config.get("enable_queue")
+                                          else None)  # Gradio 3.x's queue speaks WebSocket
+    return AppInfo(version=version, protocol=protocol, endpoints=endpoints, api_hash=api_hash(info, config),
                    app_id=None if app_id is None else str(app_id))
+
+
+def label_name(label: Any, index: int) -> str:
+    """A parameter name from a component's label (`"Max tokens"` -> `max_tokens`), for apps
+    whose API description has none (Gradio 3.x, or an API built from `/config`)."""
+    name = re.sub(r"\W+", "_", str(label or "").strip().lower()).strip("_")
+    return name if name.isidentifier() else f"param_{index}"
+
+
+def _default(param: dict[str, Any], component: dict[str, Any]) -> dict[str, Any]:
+    """A parameter's default: what `/info` says, else (Gradio 3.x) the component's value."""
+    if "parameter_has_default" in param:
+        return {"has_default": bool(param["parameter_has_default"]), "default": param.get("parameter_default")}
+    value = (component.get("props") or {}).get("value")
+    return {"has_default": value is not None, "default": value}
 
 
 def info_from_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -105,11 +123,12 @@ def info_from_config(config: dict[str, Any]) -> dict[str, Any]:
             if c.get("type") == "state" or c.get("skip_api"):
                 continue
             props, schema = c.get("props") or {}, c.get("api_info") or {}
+            if "serialized_info" in schema:  # Gradio 3.x: {"info": schema, "serialized_info": ...}
+                schema = schema.get("info") or {}
             item: dict[str, Any] = {"label": props.get("label"), "type": schema, "component": str(c.get("type", "")),
-                                    "python_type": {"type": _python_type(schema)}}
+                                    "python_type": {"type": _python_type(schema)}, "serializer": c.get("serializer")}
             if inputs:
-                name = re.sub(r"\W+", "_", str(props.get("label") or "").strip().lower()).strip("_")
-                item.update(parameter_name=name if name.isidentifier() else f"param_{len(out)}",
+                item.update(parameter_name=label_name(props.get("label"), len(out)),
                             parameter_has_default=props.get("value") is not None,
                             parameter_default=props.get("value"))
             out.append(item)
@@ -142,11 +161,14 @@ def api_hash(info: dict[str, Any], config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+GRADIO3_FILES = frozenset({"FileSerializable", "VideoSerializable"})  # Gradio 3.x's file parameters
+
+
 def file_kind(param: dict[str, Any]) -> Literal["one", "many"] | None:
     """"one" or "many" when an `/info` parameter takes FileData (File, Image, Audio...), else None."""
     py = str((param.get("python_type") or {}).get("type", "")).replace(" ", "").lower()
     schema = param.get("type") or {}
-    if py == "filepath" or _is_filedata_schema(schema):
+    if py == "filepath" or _is_filedata_schema(schema) or param.get("serializer") in GRADIO3_FILES:
         return "one"
     items = schema.get("items") if isinstance(schema, dict) else None
     if py == "list[filepath]" or (isinstance(items, dict) and _is_filedata_schema(items, schema)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import CallError, QueueFull, StreamError
@@ -63,9 +64,12 @@ def apply_diff(value: Any, ops: Any) -> Any:
 class EventDecoder:
     """Turns one call's raw messages into (event name, data) pairs, rebuilding streamed diffs."""
 
-    def __init__(self, endpoint: Endpoint, *, quoted_errors: bool = False) -> None:
+    def __init__(self, endpoint: Endpoint, *, quoted_errors: bool = False, whole_values: bool = False,
+                 incoming: Callable[[Any], Any] | None = None) -> None:
         self.endpoint = endpoint
         self.quoted_errors = quoted_errors  # the app sends an error's message as its Python repr
+        self.whole_values = whole_values  # each `process_generating` has whole values, not diffs
+        self.incoming = incoming  # the dialect's own shapes (files) -> ours
         self._last: list[Any] | None = None
 
     def queue_message(self, msg: dict[str, Any]) -> tuple[str, Any] | None:
@@ -94,10 +98,11 @@ class EventDecoder:
             data = output.get("data")
             if kind == "process_completed" and data is None:  # what the server sends after /cancel
                 return "cancelled", None
-            if kind == "process_generating":
+            if kind == "process_generating" and not self.whole_values:
                 data = self._rebuild(data)
-                return "generating", visible_outputs(self.endpoint, data)
-            return "complete", visible_outputs(self.endpoint, data)
+            if self.incoming is not None:
+                data = self.incoming(data)
+            return ("generating" if kind == "process_generating" else "complete"), visible_outputs(self.endpoint, data)
         return None
 
     def _unquoted(self, output: dict[str, Any]) -> dict[str, Any]:

@@ -255,12 +255,12 @@ class Repository:
                 (session_id, event_id, event.num, event.ts, event.name, _dumps(event.data),
                  session_id, event_id),
             )
-            if status:
+            if status:  # an event on the way never undoes an end recorded meanwhile (a cancel)
                 db.execute(
                     "UPDATE calls SET status = ?, error = COALESCE(?, error),"
                     " finished_at = CASE WHEN ? THEN ? ELSE finished_at END"
-                    " WHERE session_id = ? AND event_id = ?",
-                    (status, error, finished, event.ts, session_id, event_id),
+                    f" WHERE session_id = ? AND event_id = ? AND (? OR status NOT IN ({_TERMINAL_MARKS}))",
+                    (status, error, finished, event.ts, session_id, event_id, finished, *sorted(TERMINAL_STATUSES)),
                 )
 
         self._db.write(op)

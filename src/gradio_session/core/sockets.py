@@ -1,0 +1,164 @@
+"""Calls with a connection of their own (Gradio 3.x), run to their end by the process reading them.
+
+A 3.x app's queue speaks WebSocket: one socket per call, no event id from the server, no
+shared stream. So the session makes the event id up and records the call first; then the
+process reading it (the caller, or the holder for calls left to it) opens the socket, answers
+the server's `send_hash` and `send_data`, and feeds what follows to the call's state. Without
+the queue, a call is one `POST /run/{api}` answered with its result.
+
+Nothing is sent twice: a socket that breaks loses its call (the server drops it). A cancel
+closes the socket - the server drops a queued call, stops a generator at its next step, and
+finishes a plain function unheard - then posts `/reset`. A cancel from another process is
+recorded; the reader looks at its calls' records every CANCEL_POLL s and stops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, Protocol
+
+from ..errors import CallError, ConnectError, GradioSessionError, QueueFull, StreamError
+from ..models import SessionRecord
+from ..protocol.dialects import Gradio3
+from ..protocol.messages import lost
+from ..store.worker import StoreWorker
+from ..transport import Socket, Transport
+from .state import CallState
+
+CANCEL_POLL = 0.5  # seconds between looks at whether another process cancelled a call read here
+CONNECT_RETRIES = 3  # a socket that could not be opened carried nothing of the call: try again
+RUN_TIMEOUT = 24 * 3600.0  # seconds a `/run` request may wait for its answer (the call runs meanwhile)
+
+
+def new_event_id() -> str:
+    """An event id for a call whose server gives none (recorded before anything is sent)."""
+    return f"local-{uuid.uuid4().hex[:16]}"
+
+
+class Connected(Protocol):
+    """What the calls need of their channel (`channel.py`)."""
+
+    record: SessionRecord
+    store: StoreWorker
+    transport: Transport
+
+    @property
+    def dialect(self) -> Any: ...
+
+
+class OwnConnections:
+    """One channel's calls that have their own connection, by event id."""
+
+    def __init__(self, channel: Connected) -> None:
+        self._channel = channel
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, state: CallState, values: list[Any]) -> None:
+        """Open the call's connection and read it to the call's end."""
+        task = asyncio.get_running_loop().create_task(self._run(state, values))
+        self._tasks[state.event_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(state.event_id, None))
+
+    def stop(self, event_id: str) -> bool:
+        """Close a call's connection; the call ends as its `ending` says. False: not read here."""
+        task = self._tasks.get(event_id)
+        if task is None:
+            return False
+        task.cancel()
+        return True
+
+    async def close(self) -> None:
+        """Stop every call read here (they end `interrupted`)."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, state: CallState, values: list[Any]) -> None:
+        watch = asyncio.get_running_loop().create_task(self._watch(state))
+        try:
+            if self._channel.dialect.queue:
+                await self._over_socket(state, values)
+            else:
+                await self._over_request(state, values)
+            if not state.done:
+                state.fail(StreamError(f"The server closed the call's connection before its end. {lost(state.event_id)}"))
+        except asyncio.CancelledError:
+            if state.ending is None:
+                state.fail(StreamError("This process stopped reading the call (the session was closed, or "
+                                       "its event loop ended) before it ended."), "interrupted")
+                raise
+            await self._reset(state)
+            state.add("cancelled", None)
+        except (StreamError, ConnectError) as exc:
+            state.fail(StreamError(f"{exc} {lost(state.event_id)}"))
+        except GradioSessionError as exc:
+            state.fail(exc)
+        except BaseException as exc:  # a bug: no call may wait forever
+            state.fail(StreamError(f"The call's connection stopped: {exc!r}."))
+            raise
+        finally:
+            watch.cancel()
+
+    async def _over_socket(self, state: CallState, values: list[Any]) -> None:
+        dialect: Gradio3 = self._channel.dialect
+        for attempt in range(CONNECT_RETRIES + 1):
+            try:
+                async with self._channel.transport.websocket(dialect.socket_url()) as ws:
+                    await self._converse(ws, state, values)
+                return
+            except ConnectError:
+                if attempt >= CONNECT_RETRIES:
+                    raise
+                await asyncio.sleep(0.1 * 2**attempt)
+
+    async def _converse(self, ws: Socket, state: CallState, values: list[Any]) -> None:
+        """The queue's side of one call: the hash, the data when asked, then its messages."""
+        dialect: Gradio3 = self._channel.dialect
+        endpoint, session_hash = state.endpoint, self._channel.record.session_hash
+        while not state.done:
+            msg = await ws.receive()
+            kind = msg.get("msg") if isinstance(msg, dict) else None
+            if kind == "send_hash":
+                await ws.send(dialect.hello(endpoint, session_hash))
+            elif kind == "send_data":
+                await ws.send(dialect.join(endpoint, values, session_hash)[1])
+            elif kind == "queue_full":
+                raise QueueFull(f"The app's queue is full; try {endpoint.name} again later.")
+            elif kind is None:
+                raise StreamError(f"Malformed message from the server: {str(msg)[:80]!r}")
+            else:
+                state.feed({**msg, "event_id": state.event_id})
+
+    async def _over_request(self, state: CallState, values: list[Any]) -> None:
+        """A call of an app without the queue: one request, its answer the result."""
+        endpoint = state.endpoint
+        url, body = self._channel.dialect.call(endpoint, values, self._channel.record.session_hash)
+        transport = self._channel.transport
+        r = await transport.request("POST", url, json=body, timeout=transport.timeout(read=RUN_TIMEOUT))
+        answer = r.json()
+        if not isinstance(answer, dict) or ("data" not in answer and "error" not in answer):
+            raise CallError(f"The app refused the call of {endpoint.name} (HTTP {r.status}): {r.text[:200]}")
+        state.feed({"msg": "process_completed", "output": answer, "success": "data" in answer,
+                    "event_id": state.event_id})
+
+    async def _reset(self, state: CallState) -> None:
+        """Tell the server the endpoint's generator is to start afresh (its socket is closed)."""
+        request = self._channel.dialect.cancel(state.endpoint, state.event_id, self._channel.record.session_hash)
+        if request is not None:
+            try:
+                await asyncio.wait_for(self._channel.transport.request("POST", request[0], json=request[1]), 2.0)
+            except (GradioSessionError, asyncio.TimeoutError):
+                pass  # the closed socket stopped the call; the reset only tidies the server
+
+    async def _watch(self, state: CallState) -> None:
+        """Stop the call when another process recorded its cancel (or forgot it)."""
+        store = self._channel.store
+        while not state.done:
+            await asyncio.sleep(CANCEL_POLL)
+            record = await store.run(store.repository.get_call, state.session_id, state.event_id)
+            if (record is None or record.status in ("cancelled", "timed_out")) and not state.done:
+                state.ending = record.status if record else "cancelled"
+                self.stop(state.event_id)
+                return
