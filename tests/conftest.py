@@ -177,6 +177,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _MATRIX[(test, version)] = report.outcome
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The matrix in one line: how many feature runs per Gradio version, and how many skipped."""
+    if _MATRIX:
+        skipped = sum(outcome == "skipped" for outcome in _MATRIX.values())
+        versions = len({v for _, v in _MATRIX})
+        terminalreporter.write_line(f"Gradio versions matrix: {len(_MATRIX)} feature runs on {versions} versions, "
+                                    f"{skipped} skipped (a skip says why).")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After a run of every feature on every version: the README's table, rewritten if it changed."""
     tests = list(dict.fromkeys(t for t, _ in _MATRIX))  # in the order they ran

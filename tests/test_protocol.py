@@ -193,19 +193,20 @@ def test_api_from_config_leaves_out_hidden_endpoints() -> None:
 
 
 @pytest.mark.parametrize("version, protocol, refused", [
-    ("2.9.4", None, "Gradio 2.9.4"), ("3.50.2", "ws", None), ("3.50.2", None, None), ("4.8.0", "sse", "protocol sse"),
+    ("2.9.4", None, "Gradio 2.9.4"), ("3.50.2", "ws", None), ("3.50.2", None, None), ("4.8.0", "sse", None),
     ("4.15.0", "sse_v1", None), ("4.20.0", "sse_v2", None), ("6.31.0", "sse_v3", None),
 ])
 def test_gradio_families_without_a_dialect_are_refused(version: str, protocol: str | None, refused: str | None) -> None:
     from gradio_session.protocol.dialects import unsupported
 
     reason = unsupported(AppInfo(version=version, protocol=protocol))
-    assert (reason is None) if refused is None else (refused in str(reason) and "4.9 to 6.x" in str(reason))
+    assert (reason is None) if refused is None else (refused in str(reason) and "3.x to 6.x" in str(reason))
 
 
 @pytest.mark.parametrize("version, protocol, dialect, cancel", [
     ("3.50.2", "ws", "ws", ("/reset", {"session_hash": "h", "fn_index": 3})),
     ("3.50.2", None, "run", None),
+    ("4.8.0", "sse", "sse", ("/reset", {"event_id": "e"})),
     ("4.15.0", "sse_v1", "sse_v1", ("/reset", {"event_id": "e"})),
     ("4.29.0", "sse_v3", "sse_v2", ("/reset", {"event_id": "e"})),
     ("4.44.1", "sse_v3", "sse_v3-gradio4", ("/cancel", {"session_hash": "h", "fn_index": 3, "event_id": "e"})),

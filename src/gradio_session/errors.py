@@ -3,7 +3,7 @@
     GradioSessionError              base: catch this to catch everything we raise
     ├── ConnectError                the app can't be reached, or the connection died
     ├── NotAGradioApp               the URL answers, but not as a Gradio app
-    │   └── UnsupportedApp          a Gradio whose protocol this version can't speak (2.x, 4.0-4.16)
+    │   └── UnsupportedApp          a Gradio whose protocol this version can't speak (2.x)
     ├── SessionError
     │   ├── SessionExists           a session of that name exists (use force)
     │   └── SessionNotFound         no session matches the name, pattern or id

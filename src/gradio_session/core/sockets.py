@@ -1,14 +1,15 @@
-"""Calls with a connection of their own (Gradio 3.x), run to their end by the process reading them.
+"""Calls with a connection of their own (Gradio 3.x, 4.0-4.8), run to their end by the process reading them.
 
-A 3.x app's queue speaks WebSocket: one socket per call, no event id from the server, no
-shared stream. So the session makes the event id up and records the call first; then the
-process reading it (the caller, or the holder for calls left to it) opens the socket, answers
-the server's `send_hash` and `send_data`, and feeds what follows to the call's state. Without
-the queue, a call is one `POST /run/{api}` answered with its result.
+A 3.x app's queue speaks WebSocket, one socket per call; 4.0-4.8's gives each call its own
+event stream. Neither has a stream per session, and 3.x gives no event id. So the session makes
+the event id up and records the call first; then the process reading it (the caller, or the
+holder for calls left to it) opens the connection, answers the server's `send_hash` and
+`send_data`, and feeds what follows to the call's state. Without the queue (3.x), a call is
+one `POST /run/{api}` answered with its result.
 
-Nothing is sent twice: a socket that breaks loses its call (the server drops it). A cancel
-closes the socket - the server drops a queued call, stops a generator at its next step, and
-finishes a plain function unheard - then posts `/reset`. A cancel from another process is
+Nothing is sent twice: a connection that breaks loses its call (the server drops it). A cancel
+closes the connection - the server drops a queued call, stops a generator at its next step,
+and finishes a plain function unheard - then posts `/reset`. A cancel from another process is
 recorded; the reader looks at its calls' records every CANCEL_POLL s and stops them.
 """
 
@@ -20,8 +21,8 @@ from typing import Any, Protocol
 
 from ..errors import CallError, ConnectError, GradioSessionError, QueueFull, StreamError
 from ..models import SessionRecord
-from ..protocol.dialects import Gradio3
-from ..protocol.messages import lost
+from ..protocol.dialects import Gradio3, QueueV0
+from ..protocol.messages import lost, queue_payload
 from ..store.worker import StoreWorker
 from ..transport import Socket, Transport
 from .state import CallState
@@ -53,12 +54,14 @@ class OwnConnections:
     def __init__(self, channel: Connected) -> None:
         self._channel = channel
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._server_ids: dict[str, str] = {}  # our event id -> the server's, where it gives one
 
     def start(self, state: CallState, values: list[Any]) -> None:
         """Open the call's connection and read it to the call's end."""
         task = asyncio.get_running_loop().create_task(self._run(state, values))
         self._tasks[state.event_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(state.event_id, None))
+        task.add_done_callback(lambda _: (self._tasks.pop(state.event_id, None),
+                                          self._server_ids.pop(state.event_id, None)))
 
     def stop(self, event_id: str) -> bool:
         """Close a call's connection; the call ends as its `ending` says. False: not read here."""
@@ -78,8 +81,11 @@ class OwnConnections:
     async def _run(self, state: CallState, values: list[Any]) -> None:
         watch = asyncio.get_running_loop().create_task(self._watch(state))
         try:
-            if self._channel.dialect.queue:
+            carrier = self._channel.dialect.carrier
+            if carrier == "socket":
                 await self._over_socket(state, values)
+            elif carrier == "stream":
+                await self._over_stream(state, values)
             else:
                 await self._over_request(state, values)
             if not state.done:
@@ -124,12 +130,41 @@ class OwnConnections:
                 await ws.send(dialect.hello(endpoint, session_hash))
             elif kind == "send_data":
                 await ws.send(dialect.join(endpoint, values, session_hash)[1])
-            elif kind == "queue_full":
-                raise QueueFull(f"The app's queue is full; try {endpoint.name} again later.")
-            elif kind is None:
-                raise StreamError(f"Malformed message from the server: {str(msg)[:80]!r}")
             else:
-                state.feed({**msg, "event_id": state.event_id})
+                self._feed(state, msg)
+
+    async def _over_stream(self, state: CallState, values: list[Any]) -> None:
+        """The call's own event stream (4.0-4.8): the data goes by POST when the server asks."""
+        dialect: QueueV0 = self._channel.dialect
+        endpoint, session_hash, transport = state.endpoint, self._channel.record.session_hash, self._channel.transport
+        url, params = dialect.call_stream_of(endpoint, session_hash)
+        async with transport.sse(url, params) as (status, events):
+            if status >= 400:
+                raise ConnectError(f"The server refused the call's event stream (HTTP {status}).", url=url)
+            async for _, data in events:
+                msg = queue_payload(data)
+                if msg.get("msg") == "send_data":
+                    self._server_ids[state.event_id] = server_id = str(msg.get("event_id"))
+                    url, body = dialect.join(endpoint, values, session_hash)
+                    r = await transport.request("POST", url, json={**body, "event_id": server_id})
+                    if r.status >= 400:
+                        raise CallError(f"The app refused the call of {endpoint.name} (HTTP {r.status}): "
+                                        f"{r.text[:200]}")
+                else:
+                    self._feed(state, msg)
+                if state.done:
+                    return
+
+    def _feed(self, state: CallState, msg: Any) -> None:
+        kind = msg.get("msg") if isinstance(msg, dict) else None
+        if kind == "queue_full":
+            raise QueueFull(f"The app's queue is full; try {state.endpoint.name} again later.")
+        if kind is None:
+            raise StreamError(f"Malformed message from the server: {str(msg)[:80]!r}")
+        if kind == "heartbeat":
+            state.heartbeat()
+        else:
+            state.feed({**msg, "event_id": state.event_id})
 
     async def _over_request(self, state: CallState, values: list[Any]) -> None:
         """A call of an app without the queue: one request, its answer the result."""
@@ -145,7 +180,8 @@ class OwnConnections:
 
     async def _reset(self, state: CallState) -> None:
         """Tell the server the endpoint's generator is to start afresh (its socket is closed)."""
-        request = self._channel.dialect.cancel(state.endpoint, state.event_id, self._channel.record.session_hash)
+        request = self._channel.dialect.cancel(state.endpoint, self._server_ids.get(state.event_id, state.event_id),
+                                               self._channel.record.session_hash)
         if request is not None:
             try:
                 await asyncio.wait_for(self._channel.transport.request("POST", request[0], json=request[1]), 2.0)

@@ -29,6 +29,7 @@ class Dialect:
     name = "call"
     queue = False  # True: `/queue/join` + one `/queue/data` stream per session
     own_connection = False  # True: each call has its own connection (`core/sockets.py` runs it)
+    carrier = ""  # of such calls: "socket" (WebSocket), "stream" (event stream), "request" (one POST)
     confirms_cancel = True  # the server ends a cancelled call's stream (else the session ends it)
 
     def __init__(self, api_url: str) -> None:
@@ -85,7 +86,7 @@ class Dialect:
 
 
 class QueueV3(Dialect):
-    """Gradio 4.17 to 6.x (`sse_v2`, `sse_v2.1`, `sse_v3`): `POST /queue/join` answers an event
+    """Gradio 5.x and 6.x (`sse_v3`; 4.17-4.44 in subclasses): `POST /queue/join` answers an event
     id; `GET /queue/data` carries every message of the session, each tagged with its event id;
     hidden `gr.State` inputs go as `null`; `POST /cancel` stops a call."""
 
@@ -146,6 +147,24 @@ class QueueV1(QueueV2):
         return EventDecoder(endpoint, quoted_errors=True, whole_values=True, incoming=tagged_files)
 
 
+class QueueV0(QueueV1):
+    """Gradio 4.0 to 4.8 (`sse`): each call its own event stream, `GET /queue/join?fn_index&
+    session_hash`; the server asks for the data (`send_data`, with the call's event id), which
+    goes to `POST /queue/data`. As 4.9-4.16 otherwise: whole values, untagged FileData, `/reset`."""
+
+    name = "sse"
+    own_connection = True
+    carrier = "stream"
+
+    def call_stream_of(self, endpoint: Endpoint, session_hash: str) -> Request:
+        return f"{self.api_url}/queue/join", {"fn_index": str(endpoint.fn_index), "session_hash": session_hash}
+
+    def join(self, endpoint: Endpoint, values: list[Any], session_hash: str) -> Request:
+        """The answer to `send_data` (the server's event id is added to it)."""
+        return f"{self.api_url}/queue/data", {"data": with_state_slots(endpoint, values), "fn_index": endpoint.fn_index,
+                                               "session_hash": session_hash, "event_data": None}
+
+
 def tagged_files(value: Any) -> Any:
     """A result with the FileData tag on every untagged FileData (`path`, `url`, `orig_name`...)."""
     if isinstance(value, list):
@@ -166,6 +185,7 @@ class Gradio3(Dialect):
     name = "ws"
     queue = True
     own_connection = True
+    carrier = "socket"
 
     def socket_url(self) -> str:
         return f"{self.api_url}/queue/join"
@@ -194,6 +214,7 @@ class Gradio3Direct(Gradio3):
 
     name = "run"
     queue = False
+    carrier = "request"
 
     def call(self, endpoint: Endpoint, values: list[Any], session_hash: str) -> Request:
         url, body = self.join(endpoint, values, session_hash)
@@ -240,10 +261,7 @@ def from_gradio3_files(value: Any, file_url: Any) -> Any:
 def unsupported(app: AppInfo) -> str | None:
     """Why this app can't be driven, for a Gradio family without a dialect yet; None if it can."""
     if (app.version or "").startswith(("0.", "1.", "2.")):
-        return f"The app runs Gradio {app.version}: gradio-session drives Gradio 3.x and 4.9 to 6.x."
-    if app.protocol == "sse":
-        return (f"The app runs Gradio {app.version} (protocol sse, a stream per call): gradio-session "
-                "drives Gradio 3.x and 4.9 to 6.x, for now.")
+        return f"The app runs Gradio {app.version}: gradio-session drives Gradio 3.x to 6.x."
     return None
 
 
@@ -252,8 +270,8 @@ def dialect_for(app: AppInfo, api_url: str) -> Dialect:
     release = _release(app.version)
     if release[:1] == (3,):
         return Gradio3(api_url) if app.protocol == Gradio3.name else Gradio3Direct(api_url)
-    if app.protocol == QueueV1.name:
-        return QueueV1(api_url)
+    if app.protocol in (QueueV0.name, QueueV1.name):
+        return QueueV0(api_url) if app.protocol == QueueV0.name else QueueV1(api_url)
     if app.protocol not in QueueV3.protocols:
         return Dialect(api_url)
     if release[:1] != (4,):
