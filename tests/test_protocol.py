@@ -237,3 +237,11 @@ def test_gradio3_files_and_whole_values() -> None:
     assert data[0]["url"] == "http://app/file=/srv/y.txt" and data[0]["meta"] == {"_type": "gradio.FileData"}
     for text in ("a", "ab"):
         assert decoder.queue_message({"msg": "process_generating", "output": {"data": [text]}}) == ("generating", [text])
+
+
+def test_names_from_repeated_labels_stay_distinct() -> None:
+    """Gradio 3.x's `/info` has no parameter names: they come from the labels, made distinct."""
+    info = {"named_endpoints": {"/f": {"parameters": [{"label": "Text"}, {"label": "Text"}, {"label": None}],
+                                       "returns": []}}}
+    (ep,) = parse_app(info, {"version": "3.50.2", "enable_queue": True}).endpoints.values()
+    assert [p.name for p in ep.parameters] == ["text", "text_2", "param_2"]

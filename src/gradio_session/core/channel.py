@@ -245,7 +245,7 @@ class Channel:
             return
         self._adopted.discard(call.event_id)
         self.seat.leave()
-        if call.status in ("cancelled", "timed_out") and self.dialect.name.startswith("sse_v3"):
+        if call.status in ("cancelled", "timed_out") and self.dialect.cancels_endpoint:
             end_siblings([state for _, state in self._calls.values()], call.event_id, call.endpoint)
 
     async def _end_cancelled(self) -> None:

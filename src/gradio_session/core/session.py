@@ -201,7 +201,7 @@ class AsyncSession:
         # The process reading the session's stream records the end; if none does, or the server
         # won't say (the reader then sees it recorded), record it here.
         confirmed = await self.post_cancel(self.endpoint(record.endpoint), event_id)
-        stream, unread = runtime().stream_lock(self.repository.home, self.id), not confirmed
+        stream, unread = runtime().stream_lock(self.repository.home, self.id), False
 
         async def settled() -> bool:
             nonlocal unread
@@ -211,7 +211,7 @@ class AsyncSession:
             now = await self.store.run(self.repository.get_call, self.id, event_id)
             return now is None or now.status in TERMINAL_STATUSES
 
-        if not unread and await wait_until(settled, first=0.1, most=0.1, timeout=CANCEL_WAIT) and not unread:
+        if confirmed and await wait_until(settled, first=0.1, most=0.1, timeout=CANCEL_WAIT) and not unread:
             return True
         await self.store.run(self.repository.set_call_status, self.id, event_id, "cancelled",
                              finished_at=time.time(), if_running=True,

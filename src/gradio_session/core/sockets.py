@@ -82,12 +82,10 @@ class OwnConnections:
         watch = asyncio.get_running_loop().create_task(self._watch(state))
         try:
             carrier = self._channel.dialect.carrier
-            if carrier == "socket":
-                await self._over_socket(state, values)
-            elif carrier == "stream":
-                await self._over_stream(state, values)
-            else:
+            if carrier == "request":
                 await self._over_request(state, values)
+            else:
+                await self._opened(state, values, self._over_socket if carrier == "socket" else self._over_stream)
             if not state.done:
                 state.fail(StreamError(f"The server closed the call's connection before its end. {lost(state.event_id)}"))
         except asyncio.CancelledError:
@@ -107,17 +105,21 @@ class OwnConnections:
         finally:
             watch.cancel()
 
-    async def _over_socket(self, state: CallState, values: list[Any]) -> None:
-        dialect: Gradio3 = self._channel.dialect
+    async def _opened(self, state: CallState, values: list[Any], run: Any) -> None:
+        """Run the call over its connection, opened again while the opening reached nothing
+        (a refused connect; a WebSocket upgrade carries nothing of the call either)."""
         for attempt in range(CONNECT_RETRIES + 1):
             try:
-                async with self._channel.transport.websocket(dialect.socket_url()) as ws:
-                    await self._converse(ws, state, values)
-                return
-            except ConnectError:
-                if attempt >= CONNECT_RETRIES:
+                return await run(state, values)
+            except ConnectError as exc:
+                if attempt >= CONNECT_RETRIES or (exc.sent and self._channel.dialect.carrier != "socket"):
                     raise
                 await asyncio.sleep(0.1 * 2**attempt)
+
+    async def _over_socket(self, state: CallState, values: list[Any]) -> None:
+        dialect: Gradio3 = self._channel.dialect
+        async with self._channel.transport.websocket(dialect.socket_url()) as ws:
+            await self._converse(ws, state, values)
 
     async def _converse(self, ws: Socket, state: CallState, values: list[Any]) -> None:
         """The queue's side of one call: the hash, the data when asked, then its messages."""
@@ -140,7 +142,7 @@ class OwnConnections:
         url, params = dialect.call_stream_of(endpoint, session_hash)
         async with transport.sse(url, params) as (status, events):
             if status >= 400:
-                raise ConnectError(f"The server refused the call's event stream (HTTP {status}).", url=url)
+                raise StreamError(f"The server refused the call's event stream (HTTP {status}).")
             async for _, data in events:
                 msg = queue_payload(data)
                 if msg.get("msg") == "send_data":

@@ -31,6 +31,7 @@ class Dialect:
     own_connection = False  # True: each call has its own connection (`core/sockets.py` runs it)
     carrier = ""  # of such calls: "socket" (WebSocket), "stream" (event stream), "request" (one POST)
     confirms_cancel = True  # the server ends a cancelled call's stream (else the session ends it)
+    cancels_endpoint = False  # a cancel stops every running call of the endpoint in the session
 
     def __init__(self, api_url: str) -> None:
         self.api_url = api_url
@@ -92,6 +93,7 @@ class QueueV3(Dialect):
 
     name = "sse_v3"
     queue = True
+    cancels_endpoint = True
     protocols = frozenset({"sse_v2", "sse_v2.1", "sse_v3"})
 
     def join(self, endpoint: Endpoint, values: list[Any], session_hash: str) -> Request:
@@ -127,6 +129,7 @@ class QueueV2(QueueV3Gradio4):
 
     name = "sse_v2"
     confirms_cancel = False
+    cancels_endpoint = False
 
     def cancel(self, endpoint: Endpoint, event_id: str, session_hash: str) -> Request | None:
         return f"{self.api_url}/reset", {"event_id": event_id}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -69,6 +70,7 @@ def parse_app(info: dict[str, Any], config: dict[str, Any] | None) -> AppInfo:
             )
             for i, p in enumerate(spec.get("parameters", []))
         )
+        params = _distinct(params)
         returns = tuple(
             Output(
                 label=r.get("label"),
@@ -100,6 +102,16 @@ def label_name(label: Any, index: int) -> str:
     whose API description has none (Gradio 3.x, or an API built from `/config`)."""
     name = re.sub(r"\W+", "_", str(label or "").strip().lower()).strip("_")
     return name if name.isidentifier() else f"param_{index}"
+
+
+def _distinct(params: tuple[Parameter, ...]) -> tuple[Parameter, ...]:
+    """Names made from labels may repeat (two inputs labelled "Text"): the later get `_2`, `_3`..."""
+    seen: dict[str, int] = {}
+    out = []
+    for p in params:
+        seen[p.name] = seen.get(p.name, 0) + 1
+        out.append(p if seen[p.name] == 1 else dataclasses.replace(p, name=f"{p.name}_{seen[p.name]}"))
+    return tuple(out)
 
 
 def _default(param: dict[str, Any], component: dict[str, Any]) -> dict[str, Any]:
