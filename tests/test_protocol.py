@@ -236,7 +236,8 @@ def test_gradio3_files_and_whole_values() -> None:
     assert name == "complete" and data[0]["path"] == "/srv/y.txt" and data[0]["orig_name"] == "y.txt"
     assert data[0]["url"] == "http://app/file=/srv/y.txt" and data[0]["meta"] == {"_type": "gradio.FileData"}
     for text in ("a", "ab"):
-        assert decoder.queue_message({"msg": "process_generating", "output": {"data": [text]}}) == ("generating", [text])
+        message = {"msg": "process_generating", "output": {"data": [text]}}
+        assert decoder.queue_message(message) == ("generating", [text])
 
 
 def test_names_from_repeated_labels_stay_distinct() -> None:

@@ -168,6 +168,23 @@ def test_gradio3_server_killed_mid_call() -> None:
         app.stop()
 
 
+def test_an_unknown_protocol_calls_through_the_call_route(tmp_path: Path) -> None:
+    """A queue protocol no dialect knows (a future Gradio): calls go one at a time through
+    `/call/{api}` and its event stream; no detach, no cancel, each said clearly."""
+    with AppServer(APPS / "unknown_protocol_app.py") as app:
+        s = gs.new_session(app.url, name="future")
+        assert s.call("echo", "ab", times=2) == ["abab"]
+        c = s.invoke("stream", 3)
+        assert [e.name for e in c.events()][-2:] == ["generating", "complete"] and c.result() == ["0 1 2 "]
+        with pytest.raises(gs.AppError, match="cannot process 'x'$"):
+            s.call("fail", "x")
+        assert not s.can_detach("slow")
+        with pytest.raises(gs.CallError, match="can't be detached"):
+            s.detach("slow", 0.1)
+        r = cli("call", "echo", "z", "--session", "future")
+        assert r.returncode == 0 and r.stdout == "z\n", r.stderr
+
+
 def test_the_matrix_is_built() -> None:
     """`make test` builds the venvs of the Makefile's MATRIX; a missing one would go untested."""
     matrix = next(line for line in (ROOT / "Makefile").read_text().splitlines() if line.startswith("MATRIX :="))

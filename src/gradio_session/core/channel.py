@@ -4,7 +4,8 @@ The server keeps one message queue per session, so one reader per session routes
 `/queue/data` message to its call by event id. While this process has calls in flight it holds
 the session's stream lock. A process that finds the lock held by the session's holder joins its
 calls anyway and leaves them to the holder, following them through the repository; the holder
-(or any reader) takes over such calls as their messages reach it (`adopt`).
+(or any reader) takes over such calls as their messages reach it (`adopt`). Calls with a
+connection of their own (`sockets.py`) are recorded here and run there.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class Channel:
         self._owner = owner  # the session of calls taken over from other processes
         self._home = store.repository.home
         self.seat = Seat(self, store, self._home, record.id, record.name)
-        self.own = OwnConnections(self)  # calls with a connection of their own (Gradio 3.x)
+        self.own = OwnConnections(self)  # calls with a connection of their own (3.x, 4.0-4.8, `/call`)
         self._calls: dict[str, tuple[AsyncCall, CallState]] = {}  # calls whose messages this reader routes
         self._early: dict[str, tuple[float, list[dict[str, Any]]]] = {}  # unknown calls: first seen, messages
         self._adopted: set[str] = set()  # event ids of calls taken over from other processes
@@ -67,7 +68,6 @@ class Channel:
         self._closing = False
         self._app_checked_until = 0.0  # monotonic time of the next look at the app's id
         self._app_lock = asyncio.Lock()
-        self._serial = asyncio.Lock()
         # calls being started at once: bounds the work a burst of calls puts on the loop at a
         # time, and httpcore's pool, which costs O(waiting x connections) per request
         self.starting = asyncio.Semaphore(STARTING)
@@ -123,7 +123,7 @@ class Channel:
         follower = Follower(state, self._home) if follow else None
         return AsyncCall(self._owner, state, inputs, started_at, follower), state
 
-    async def _recorded(self, endpoint: Endpoint, event_id: str, values: list[Any], reader: str | None,
+    async def recorded(self, endpoint: Endpoint, event_id: str, values: list[Any], reader: str | None,
                         follow: bool = False) -> tuple[AsyncCall, CallState]:
         """The call the server accepted, recorded before anyone is told its event id."""
         call, state = self._new_call(endpoint, event_id, values, time.time(), follow=follow)
@@ -132,7 +132,7 @@ class Channel:
             status="queued", started_at=call.started_at, reader=reader))
         return call, state
 
-    async def _send(self, endpoint: Endpoint, values: list[Any], url: str, body: dict[str, Any]) -> Response:
+    async def send(self, endpoint: Endpoint, values: list[Any], url: str, body: dict[str, Any]) -> Response:
         """Send a call: again while it can't have reached the app; never once it may have. An
         answer lost after the request went out is recorded (under a local id) and raised."""
         try:
@@ -190,12 +190,12 @@ class Channel:
                 event_id = new_event_id()
             else:
                 url, body = self.dialect.join(endpoint, values, self.record.session_hash)
-                r = await self._send(endpoint, values, url, body)
+                r = await self.send(endpoint, values, url, body)
                 event_id = join_answer(r.status, r.json(), r.text, endpoint.name)
             if reading and not self.dialect.own_connection:
                 self._expect(event_id)
             try:
-                call, state = await self._recorded(endpoint, event_id, values,
+                call, state = await self.recorded(endpoint, event_id, values,
                                                    runtime().reader_id if reading else None, follow=not reading)
             except BaseException:
                 self._expected.discard(event_id)
@@ -384,54 +384,6 @@ class Channel:
                 state.fail(StreamError(f"{why} {lost(state.event_id)}"))
             else:
                 state.fail(StreamError(why), status)
-
-    # -- apps without the queue -------------------------------------------------------------
-
-    async def post_call(self, endpoint: Endpoint, values: list[Any]) -> AsyncCall:
-        """The `/call/{api}` fallback for apps without the queue protocol: one call at a time."""
-        await self._serial.acquire()
-        try:
-            await self.seat.enter(ride=False)
-        except BaseException:
-            self._serial.release()
-            raise
-        try:
-            url, body = self.dialect.call(endpoint, values, self.record.session_hash)
-            r = await self._send(endpoint, values, url, body)
-            event_id = join_answer(r.status, r.json(), r.text, endpoint.name)
-            call, state = await self._recorded(endpoint, event_id, values, runtime().reader_id)
-            call.cancel_if_abandoned = True
-        except BaseException:
-            self.seat.leave()
-            self._serial.release()
-            raise
-        self._spawn(self._follow_call(state, self.dialect.call_stream(endpoint, call.event_id)))
-        return call
-
-    async def _follow_call(self, state: CallState, url: str) -> None:
-        """Read a `/call` event stream to the call's end, reopening it as `_read` does."""
-        reopens, why = Reopens(), ""
-        try:
-            while not state.done:
-                news, ended = False, "The server closed the event stream mid-call."
-                try:
-                    async with self._stream_of(url) as events:
-                        async for name, data in events:
-                            news = news or name != "heartbeat"
-                            state.feed_event(name, data)
-                            if state.done:
-                                break
-                except (StreamError, ConnectError) as exc:
-                    ended = str(exc)
-                why = ended if news or not why else why
-                if not state.done and not await reopens.again(news):
-                    state.fail(StreamError(f"{why} {lost(state.event_id)}"))
-        except BaseException as exc:
-            state.fail(StreamError(f"The event reader stopped: {exc!r}."))
-            raise
-        finally:
-            self.seat.leave()
-            self._serial.release()
 
 
 async def open_channel(owner: CallOwner, record: SessionRecord, store: StoreWorker, dialect: Dialect) -> Channel:

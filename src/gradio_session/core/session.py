@@ -116,7 +116,7 @@ class AsyncSession:
             values = await self._file_values(ep, values)
             if self.dialect.queued(ep) or self.dialect.own_connection:
                 return await channel.join(ep, values, detach=detach)
-            return await channel.post_call(ep, values)
+            return await channel.own.post(ep, values)
 
     async def refresh(self) -> bool:
         """Read the app's API again (after a redeploy); the session keeps its Gradio session

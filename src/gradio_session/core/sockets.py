@@ -1,4 +1,5 @@
-"""Calls with a connection of their own (Gradio 3.x, 4.0-4.8), run to their end by the process reading them.
+"""Calls with a connection of their own, run to their end by the process reading them: Gradio
+3.x and 4.0-4.8, and the `/call/{api}` route for apps whose queue protocol no dialect speaks.
 
 A 3.x app's queue speaks WebSocket, one socket per call; 4.0-4.8's gives each call its own
 event stream. Neither has a stream per session, and 3.x gives no event id. So the session makes
@@ -11,6 +12,9 @@ Nothing is sent twice: a connection that breaks loses its call (the server drops
 closes the connection - the server drops a queued call, stops a generator at its next step,
 and finishes a plain function unheard - then posts `/reset`. A cancel from another process is
 recorded; the reader looks at its calls' records every CANCEL_POLL s and stops them.
+
+The `/call/{api}` route answers an event id, then streams the call's events from its own URL:
+one call at a time per session, read by the caller (never detached, never cancelled).
 """
 
 from __future__ import annotations
@@ -20,12 +24,16 @@ import uuid
 from typing import Any, Protocol
 
 from ..errors import CallError, ConnectError, GradioSessionError, QueueFull, StreamError
-from ..models import SessionRecord
+from ..models import Endpoint, SessionRecord
 from ..protocol.dialects import Gradio3, QueueV0
-from ..protocol.messages import lost, queue_payload
+from ..protocol.messages import join_answer, lost, queue_payload
 from ..store.worker import StoreWorker
-from ..transport import Socket, Transport
+from ..transport import Response, Socket, Transport
+from .call import AsyncCall
+from .runtime import runtime
+from .seat import Seat
 from .state import CallState
+from .waiting import Reopens
 
 CANCEL_POLL = 0.5  # seconds between looks at whether another process cancelled a call read here
 CONNECT_RETRIES = 3  # a socket that could not be opened carried nothing of the call: try again
@@ -43,9 +51,15 @@ class Connected(Protocol):
     record: SessionRecord
     store: StoreWorker
     transport: Transport
+    seat: Seat
 
     @property
     def dialect(self) -> Any: ...
+
+    async def send(self, endpoint: Endpoint, values: list[Any], url: str, body: dict[str, Any]) -> Response: ...
+
+    async def recorded(self, endpoint: Endpoint, event_id: str, values: list[Any], reader: str | None,
+                       follow: bool = False) -> tuple[AsyncCall, CallState]: ...
 
 
 class OwnConnections:
@@ -55,10 +69,14 @@ class OwnConnections:
         self._channel = channel
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._server_ids: dict[str, str] = {}  # our event id -> the server's, where it gives one
+        self._serial = asyncio.Lock()  # `/call` route: one call at a time
 
     def start(self, state: CallState, values: list[Any]) -> None:
         """Open the call's connection and read it to the call's end."""
-        task = asyncio.get_running_loop().create_task(self._run(state, values))
+        self._keep(state, self._run(state, values))
+
+    def _keep(self, state: CallState, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks[state.event_id] = task
         task.add_done_callback(lambda _: (self._tasks.pop(state.event_id, None),
                                           self._server_ids.pop(state.event_id, None)))
@@ -87,7 +105,8 @@ class OwnConnections:
             else:
                 await self._opened(state, values, self._over_socket if carrier == "socket" else self._over_stream)
             if not state.done:
-                state.fail(StreamError(f"The server closed the call's connection before its end. {lost(state.event_id)}"))
+                state.fail(StreamError(f"The server closed the call's connection before its end. "
+                                       f"{lost(state.event_id)}"))
         except asyncio.CancelledError:
             if state.ending is None:
                 state.fail(StreamError("This process stopped reading the call (the session was closed, or "
@@ -179,6 +198,58 @@ class OwnConnections:
             raise CallError(f"The app refused the call of {endpoint.name} (HTTP {r.status}): {r.text[:200]}")
         state.feed({"msg": "process_completed", "output": answer, "success": "data" in answer,
                     "event_id": state.event_id})
+
+    async def post(self, endpoint: Endpoint, values: list[Any]) -> AsyncCall:
+        """A call through the `/call/{api}` route, read by this process to its end."""
+        channel = self._channel
+        await self._serial.acquire()
+        try:
+            await channel.seat.enter(ride=False)
+        except BaseException:
+            self._serial.release()
+            raise
+        try:
+            url, body = channel.dialect.call(endpoint, values, channel.record.session_hash)
+            r = await channel.send(endpoint, values, url, body)
+            event_id = join_answer(r.status, r.json(), r.text, endpoint.name)
+            call, state = await channel.recorded(endpoint, event_id, values, runtime().reader_id)
+            call.cancel_if_abandoned = True
+        except BaseException:
+            channel.seat.leave()
+            self._serial.release()
+            raise
+        self._keep(state, self._follow_call(state, channel.dialect.call_stream(endpoint, call.event_id)))
+        return call
+
+    async def _follow_call(self, state: CallState, url: str) -> None:
+        """Read a `/call` event stream to the call's end, reopening it as the session's is."""
+        reopens, why = Reopens(), ""
+        try:
+            while not state.done:
+                news, ended = False, "The server closed the event stream mid-call."
+                try:
+                    async with self._channel.transport.sse(url) as (status, events):
+                        if status >= 400:
+                            raise StreamError(f"The server refused the event stream (HTTP {status}).")
+                        async for name, data in events:
+                            news = news or name != "heartbeat"
+                            state.feed_event(name, data)
+                            if state.done:
+                                break
+                except (StreamError, ConnectError) as exc:
+                    ended = str(exc)
+                why = ended if news or not why else why
+                if not state.done and not await reopens.again(news):
+                    state.fail(StreamError(f"{why} {lost(state.event_id)}"))
+        except asyncio.CancelledError:
+            state.fail(StreamError("This process stopped reading the call before it ended."), "interrupted")
+            raise
+        except BaseException as exc:
+            state.fail(StreamError(f"The event reader stopped: {exc!r}."))
+            raise
+        finally:
+            self._channel.seat.leave()
+            self._serial.release()
 
     async def _reset(self, state: CallState) -> None:
         """Tell the server the endpoint's generator is to start afresh (its socket is closed)."""
