@@ -168,7 +168,7 @@ def test_gradio3_server_killed_mid_call() -> None:
         app.stop()
 
 
-def test_an_unknown_protocol_calls_through_the_call_route(tmp_path: Path) -> None:
+def test_an_unknown_protocol_calls_through_the_call_route() -> None:
     """A queue protocol no dialect knows (a future Gradio): calls go one at a time through
     `/call/{api}` and its event stream; no detach, no cancel, each said clearly."""
     with AppServer(APPS / "unknown_protocol_app.py") as app:
@@ -181,6 +181,10 @@ def test_an_unknown_protocol_calls_through_the_call_route(tmp_path: Path) -> Non
         assert not s.can_detach("slow")
         with pytest.raises(gs.CallError, match="can't be detached"):
             s.detach("slow", 0.1)
+        c = s.invoke("slow", 0.3)
+        with pytest.raises(gs.CallError, match="can't be cancelled"):
+            c.cancel()
+        assert c.result() == ["slept 0.3"]
         r = cli("call", "echo", "z", "--session", "future")
         assert r.returncode == 0 and r.stdout == "z\n", r.stderr
 
