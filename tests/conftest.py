@@ -30,7 +30,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 class AppServer:
     """A Gradio app in its own process; `stop()` kills it (also mid-call, for fault tests)."""
 
-    def __init__(self, script: Path, *args: str, port: int | None = None, python: str = sys.executable) -> None:
+    def __init__(self, script: Path, *args: str, port: int | None = None, python: str = sys.executable,
+                 ready: str = "/config") -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # a file, not a pipe: an app that logs much (tracebacks of dropped connections) would
@@ -47,7 +48,7 @@ class AppServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{script.name} exited: {self.tail()}")
             try:
-                with urllib.request.urlopen(f"{self.url}/config", timeout=2) as r:
+                with urllib.request.urlopen(f"{self.url}{ready}", timeout=2) as r:
                     json.load(r)
                 return
             except OSError:

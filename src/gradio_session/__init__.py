@@ -13,7 +13,7 @@ from .errors import (
     AppError, CallCancelled, CallError, CallMayHaveStarted, CallNotFound, CallTimeout, ConnectError, EndpointNotFound, FileTransferError, GradioSessionError,
     MaxCallsReached,
     NotAGradioApp, ParameterError, QueueFull, RepositoryError, SessionError, SessionExists,
-    SessionNotFound, StreamError, UnsupportedApp,
+    SessionNotFound, SpaceError, StreamError, UnsupportedApp,
 )
 from .version import __version__
 
@@ -58,7 +58,7 @@ __all__ = [
     "EndpointNotFound", "Event", "FileData", "FileTransferError", "GradioSessionError",
     "MaxCallsReached", "NotAGradioApp", "Output",
     "Parameter", "ParameterError", "QueueFull", "RepositoryError", "Session", "SessionError",
-    "SessionExists", "SessionNotFound", "SessionRecord", "StreamError", "UnsupportedApp", "UploadRecord", "__version__", "aio",
+    "SessionExists", "SessionNotFound", "SessionRecord", "SpaceError", "StreamError", "UnsupportedApp", "UploadRecord", "__version__", "aio",
     "get_session", "list_sessions", "new_session", "remove_session", "set_default", "set_options",
     "split_cli_values",
 ]

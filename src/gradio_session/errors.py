@@ -4,6 +4,7 @@
     ├── ConnectError                the app can't be reached, or the connection died
     ├── NotAGradioApp               the URL answers, but not as a Gradio app
     │   └── UnsupportedApp          a Gradio whose protocol this version can't speak (2.x)
+    ├── SpaceError                  a Hugging Face Space not found, not visible, broken, asleep too long
     ├── SessionError
     │   ├── SessionExists           a session of that name exists (use force)
     │   └── SessionNotFound         no session matches the name, pattern or id
@@ -51,6 +52,11 @@ class NotAGradioApp(GradioSessionError):
 
 class UnsupportedApp(NotAGradioApp):
     """A Gradio app of a release whose protocol gradio-session can't speak (yet)."""
+
+
+class SpaceError(GradioSessionError):
+    """A Hugging Face Space can't be reached: not found, no access, paused or broken, or still
+    not running when the wait ended (the message says which, with the Space's page)."""
 
 
 class SessionError(GradioSessionError):

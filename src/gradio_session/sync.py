@@ -187,11 +187,12 @@ class Session:
 
 
 def new_session(app: str, *, name: str | None = None, download_path: str | None = None,
-                force: bool = False, token: str | None = None,
-                home: Path | str | None = None) -> Session:
-    """Probe a Gradio app and record a new session for it (the first one becomes the default)."""
+                force: bool = False, token: str | None = None, home: Path | str | None = None,
+                wait_timeout: float | None = None, on_stage: Callable[[str], None] | None = None) -> Session:
+    """Probe a Gradio app and record a new session for it (the first one becomes the default).
+    A Hugging Face Space (`owner/name`) is found, woken and waited for first."""
     return Session(_run(aio.new_session, app, name=name, download_path=download_path, force=force,
-                        token=token, home=home))
+                        token=token, home=home, wait_timeout=wait_timeout, on_stage=on_stage))
 
 
 def get_session(name: str = ".", *, home: Path | str | None = None) -> Session:

@@ -23,20 +23,32 @@ from .output import Output
 from .terminal import current
 
 
+STAGE_NEWS = {"SLEEPING": "asleep, waking it up", "STOPPED": "stopped, waking it up", "BUILDING": "building",
+              "APP_STARTING": "starting", "RUNNING_APP_STARTING": "starting", "RUNNING": "running",
+              "RUNNING_BUILDING": "running (a new build is under way)"}
+
+
 @app.command()
-@click.argument("app_url", metavar="APP", help="URL of the Gradio app.")
-@click.option("--name", help="Session name (default: from the URL).")
+@click.argument("app_url", metavar="APP", help="URL of the Gradio app, or a Hugging Face Space (owner/name).")
+@click.option("--name", help="Session name (default: from the URL, or the Space's id).")
 @click.option("--download-path", help="Folder for downloaded files.")
 @click.option("--force/--no-force", help="Re-create a session of the same name.")
-@click.option("--token", help="Token for the app (kept in the OS keyring or a 0600 file).")
+@click.option("--token", help="Token for the app (kept in the OS keyring or a 0600 file); for a Space, "
+              "default: huggingface_hub's (HF_TOKEN, or `hf auth login`).")
+@click.option("--wait-timeout", type=float, help="Seconds a Space gets to wake up or build (default 300).")
 @json_option
 def new(app_url: str, name: str | None, download_path: str | None, force: bool, token: str | None,
-        json_: bool) -> None:
-    """Create a session for a Gradio app (probes it first)."""
+        wait_timeout: float | None, json_: bool) -> None:
+    """Create a session for a Gradio app or a Hugging Face Space (probes it first)."""
     from .. import aio
 
     out = Output(json_)
-    s = _run(aio.new_session(app_url, name=name, download_path=download_path, force=force, token=token))
+
+    def on_stage(stage: str) -> None:
+        out.message(f"The Space is {STAGE_NEWS.get(stage, stage)}...")
+
+    s = _run(aio.new_session(app_url, name=name, download_path=download_path, force=force, token=token,
+                             wait_timeout=wait_timeout, on_stage=on_stage))
     record = s.repository.get_session(s.id)
     if json_:
         out.data(record.to_dict())

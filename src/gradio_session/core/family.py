@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,23 +15,35 @@ from ..protocol import discovery
 from ..store import tokens
 from ..store.repository import GLOB_CHARS, check_name
 from ..transport import Transport
+from . import spaces
 from .probe import probe
 from .runtime import runtime
 from .session import AsyncSession
 
 
 async def new_session(app: str, *, name: str | None = None, download_path: str | None = None,
-                      force: bool = False, token: str | None = None,
-                      home: Path | str | None = None) -> AsyncSession:
-    """Probe a Gradio app and record a new session for it; nothing is recorded on failure."""
+                      force: bool = False, token: str | None = None, home: Path | str | None = None,
+                      wait_timeout: float | None = None,
+                      on_stage: Callable[[str], None] | None = None) -> AsyncSession:
+    """Probe a Gradio app and record a new session for it; nothing is recorded on failure.
+    `app` may be a Hugging Face Space (`owner/name`, or its page on the Hub): it is found,
+    woken and waited for (`wait_timeout` s, default 300; each stage told to `on_stage`) first."""
     store = runtime().store(home)
     repo = store.repository
-    app_url = discovery.normalize_app_url(app)
+    space = spaces.space_id(app)
     try:  # before the app is probed: a bad name costs no network
+        if name is None and space is not None:
+            name = space
+        app_url = discovery.normalize_app_url(app) if space is None else ""
         name = check_name(discovery.derive_name(app_url) if name is None else name)
     except SessionError as exc:
         hint = " (It comes from the app's URL: give a name.)" if name is None else ""
         raise SessionError(f"{exc}{hint}") from None
+    if space is not None:
+        found = await spaces.open_space(space, token, wait_timeout=wait_timeout or spaces.WAIT_TIMEOUT,
+                                        on_stage=on_stage)
+        app_url = found.url
+        token = token or (await asyncio.to_thread(spaces.token_for, None))[0]
     transport = Transport(app_url, token, http=runtime().http)
     try:
         api_url, info = await probe(transport, app_url)

@@ -1,0 +1,145 @@
+"""Hugging Face Spaces: a Space id (or its Hub URL) -> its Gradio app's URL, woken and waited for.
+
+The Hub is asked through huggingface_hub (imported only here, and only for a Space, so the
+CLI's start stays fast), in a worker thread: its client is synchronous. The token is the one
+given, else huggingface_hub's own (`HF_TOKEN`, the saved `hf auth login`); it goes to the Hub
+and, through the session's transport, to the Space's own host only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import ConnectError, NotAGradioApp, SpaceError
+from ..transport import Transport
+
+HUB = "https://huggingface.co"
+HUB_ENV = "HF_ENDPOINT"  # huggingface_hub's own setting: another Hub (or a stand-in)
+WAIT_TIMEOUT = 300.0  # seconds a Space gets to wake up or build before `new` gives up
+GO = frozenset({"RUNNING", "RUNNING_BUILDING"})
+WAKE = frozenset({"SLEEPING", "STOPPED"})
+FAILED = frozenset({"PAUSED", "BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE"})
+_ID = re.compile(r"[A-Za-z0-9][\w-]*/[\w][\w.-]*")
+
+
+@dataclass(frozen=True)
+class Space:
+    """A Space as the Hub describes it, once its app runs."""
+
+    id: str
+    url: str  # the app's own host, e.g. https://owner-name.hf.space
+    sdk: str | None
+    stage: str
+    hardware: str | None
+    token_source: str | None  # "given", "HF_TOKEN", "saved login", or None
+
+
+def space_id(app: str) -> str | None:
+    """`owner/name`, or the Space's page on the Hub (`https://huggingface.co/spaces/owner/name`)
+    -> `owner/name`; None for anything else (an app URL, `host:port/path`)."""
+    text = app.strip().rstrip("/")
+    hub = urlsplit(os.environ.get(HUB_ENV) or HUB).netloc
+    page = re.match(r"^(?:https?://)?([^/]+)/spaces/([^/?#]+/[^/?#]+)", text)
+    if page and page.group(1) in (hub, "huggingface.co", "www.huggingface.co"):
+        return page.group(2)
+    owner = text.split("/", 1)[0]
+    if _ID.fullmatch(text) and "." not in owner and owner != "localhost":
+        return text
+    return None
+
+
+def token_for(given: str | None) -> tuple[str | None, str | None]:
+    """(token, where it came from): given, else huggingface_hub's own resolution."""
+    if given:
+        return given, "given"
+    from huggingface_hub import get_token
+
+    token = get_token()
+    if not token:
+        return None, None
+    return token, "HF_TOKEN" if os.environ.get("HF_TOKEN") == token else "saved login"
+
+
+async def open_space(space: str, token: str | None, *, wait_timeout: float = WAIT_TIMEOUT,
+                     on_stage: Callable[[str], None] | None = None) -> Space:
+    """Find the Space on the Hub and wait until its app runs: a sleeping Space is woken (a
+    request to its host), a building one waited for, a broken one is a SpaceError with the
+    Hub's message. `on_stage` hears each new stage."""
+    token, source = await asyncio.to_thread(token_for, token)
+    info = await asyncio.to_thread(_hub, "space_info", space, token)
+    if info.sdk not in ("gradio", None):
+        raise NotAGradioApp(f"The Space {space} runs {info.sdk}, not Gradio: there is no Gradio app to call.",
+                            url=_page(space))
+    url = (info.host or (f"https://{info.subdomain}.hf.space" if info.subdomain else "")).rstrip("/")
+    if not url:
+        raise SpaceError(f"The Hub gives no host for the Space {space}; see {_page(space)}.")
+    runtime = info.runtime
+    deadline, wait, woken, seen = time.monotonic() + wait_timeout, 1.0, False, None
+    while True:
+        stage = runtime.stage if runtime else "RUNNING"
+        if stage != seen and on_stage is not None:
+            on_stage(stage)
+        seen = stage
+        if stage in GO:
+            return Space(space, url, info.sdk, stage, runtime.hardware if runtime else None, source)
+        if stage in FAILED:
+            why = (runtime.raw.get("errorMessage") if runtime else None) or "no message from the Hub"
+            raise SpaceError(f"The Space {space} is {stage}: {why}. See {_page(space)}.")
+        if stage in WAKE and not woken:
+            woken = True
+            await _wake(url, token)
+        if time.monotonic() + wait > deadline:
+            raise SpaceError(f"The Space {space} is still {stage} after {wait_timeout:.0f} s; try again later, "
+                             f"or wait longer (--wait-timeout). See {_page(space)}.")
+        await asyncio.sleep(wait)
+        wait = min(wait * 1.5, 10.0)
+        runtime = await asyncio.to_thread(_hub, "get_space_runtime", space, token)
+
+
+async def _wake(url: str, token: str | None) -> None:
+    """A request to a sleeping Space's host is what wakes it; its answer does not matter."""
+    transport = Transport(url, token)
+    try:
+        await transport.request("GET", url)
+    except ConnectError:
+        pass
+    finally:
+        await transport.aclose()
+
+
+def _hub(method: str, space: str, token: str | None) -> Any:
+    """One Hub API call, its failures told apart."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    api = HfApi(endpoint=os.environ.get(HUB_ENV) or None, token=token or False)
+    try:
+        return getattr(api, method)(space)
+    except RepositoryNotFoundError as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        if status in (401, 403) or token is None:
+            raise SpaceError(f"No Space {space} that you can see: it does not exist, or it is private. Log in "
+                             "with `hf auth login` or pass --token.") from None
+        raise SpaceError(f"No Space {space} on the Hub (HTTP {status}).") from None
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        if status in (401, 403):
+            raise SpaceError(f"The Hub refused the token for the Space {space} (HTTP {status}): log in again "
+                             "with `hf auth login`, or pass another --token.") from None
+        raise SpaceError(f"The Hub answered HTTP {status} for the Space {space}.") from None
+    except Exception as exc:
+        if not isinstance(exc, OSError) and not type(exc).__module__.startswith(("httpx", "httpcore")):
+            raise  # not the network: a bug to see
+        raise ConnectError(f"Can't reach the Hub ({os.environ.get(HUB_ENV) or HUB}): {exc}. Is it up, "
+                           f"and {HUB_ENV} right?") from None
+
+
+def _page(space: str) -> str:
+    return f"{(os.environ.get(HUB_ENV) or HUB).rstrip('/')}/spaces/{space}"

@@ -1,0 +1,86 @@
+"""A Hugging Face Hub stand-in on 127.0.0.1, for the Spaces tests (huggingface_hub finds it
+through `HF_ENDPOINT`): `python hub_standin.py PORT SPACES_JSON SEEN_FILE`.
+
+SPACES_JSON maps a Space id to `{"host", "sdk", "stages": [...], "error", "private", "token"}`:
+the Space's runtime stage moves one step along `stages` at each runtime read (the last one
+stays). A private Space answers 401 with `X-Error-Code: RepoNotFound`, as the Hub does, unless
+the request carries its token. Every request's path and Authorization header is appended to
+SEEN_FILE (a JSON line each), so tests can see where a token went.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+SPACES: dict[str, dict] = json.loads(Path(sys.argv[2]).read_text()) if len(sys.argv) > 2 else {}
+SEEN = Path(sys.argv[3]) if len(sys.argv) > 3 else None
+READS: dict[str, int] = {}
+app = FastAPI()
+
+
+@app.middleware("http")
+async def seen(request: Request, call_next):  # type: ignore[no-untyped-def]
+    if SEEN is not None:
+        with SEEN.open("a") as f:
+            f.write(json.dumps({"path": request.url.path, "auth": request.headers.get("authorization")}) + "\n")
+    return await call_next(request)
+
+
+def runtime(space: dict, step: int) -> dict:
+    stages = space.get("stages") or ["RUNNING"]
+    stage = stages[min(step, len(stages) - 1)]
+    return {"stage": stage, "hardware": {"current": "cpu-basic" if stage.startswith("RUNNING") else None,
+                                         "requested": "cpu-basic"},
+            "gcTimeout": 172800, "errorMessage": space.get("error") if stage.endswith("ERROR") else None,
+            "replicas": {"current": 1, "requested": 1}, "devMode": False, "domains": []}
+
+
+def find(space_id: str, request: Request) -> dict | JSONResponse:
+    space, auth = SPACES.get(space_id), request.headers.get("authorization")
+    if space is None or space.get("private") and auth != f"Bearer {space['token']}":
+        return JSONResponse({"error": "Repository Not Found"}, status_code=404 if auth else 401,
+                            headers={"X-Error-Code": "RepoNotFound"})
+    return space
+
+
+@app.get("/ready")  # not the Hub's: the test fixture's look at whether the stand-in is up
+def ready() -> dict:
+    return {"ready": True}
+
+
+@app.get("/api/whoami-v2")
+def whoami(request: Request) -> JSONResponse:
+    return JSONResponse({"type": "user", "name": "tester"} if request.headers.get("authorization")
+                        else {"error": "Invalid credentials"}, status_code=200 if request.headers.get("authorization") else 401)
+
+
+@app.get("/api/spaces/{owner}/{name}")
+def space_info(owner: str, name: str, request: Request) -> JSONResponse:
+    space = find(f"{owner}/{name}", request)
+    if isinstance(space, JSONResponse):
+        return space
+    step = READS.setdefault(f"{owner}/{name}", 0)
+    host = space.get("host")
+    return JSONResponse({"_id": "0" * 24, "id": f"{owner}/{name}", "author": owner, "sdk": space.get("sdk", "gradio"),
+                         "private": bool(space.get("private")), "likes": 0, "tags": [], "siblings": [],
+                         "lastModified": "2026-01-01T00:00:00.000Z", "createdAt": "2026-01-01T00:00:00.000Z",
+                         "host": host, "subdomain": f"{owner}-{name}".lower(), "runtime": runtime(space, step)})
+
+
+@app.get("/api/spaces/{owner}/{name}/runtime")
+def space_runtime(owner: str, name: str, request: Request) -> JSONResponse:
+    space = find(f"{owner}/{name}", request)
+    if isinstance(space, JSONResponse):
+        return space
+    READS[f"{owner}/{name}"] = step = READS.get(f"{owner}/{name}", 0) + 1
+    return JSONResponse(runtime(space, step))
+
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")

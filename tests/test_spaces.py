@@ -1,0 +1,105 @@
+"""Hugging Face Spaces through a Hub stand-in (`hub_standin.py`, found through HF_ENDPOINT) whose
+Spaces are served by a real local Gradio app: found by id, woken, waited for, refused clearly."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import gradio_session as gs
+from conftest import AppServer, cli
+
+STANDIN = Path(__file__).resolve().parent / "hub_standin.py"
+TOKEN = "hf_testtoken123456"
+
+
+@pytest.fixture
+def hub(demo_app: AppServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[dict]]]:
+    """The stand-in with a few scripted Spaces, all served by the demo app; yields what it saw."""
+    spaces = {
+        "alice/awake": {"host": demo_app.url},
+        "alice/sleepy": {"host": demo_app.url, "stages": ["SLEEPING", "APP_STARTING", "RUNNING"]},
+        "alice/broken": {"host": demo_app.url, "stages": ["BUILDING", "BUILD_ERROR"],
+                         "error": "pip install failed: no matching distribution for torch==0.0"},
+        "alice/slowbuild": {"host": demo_app.url, "stages": ["BUILDING"]},
+        "alice/paused": {"host": demo_app.url, "stages": ["PAUSED"]},
+        "alice/streamlit": {"host": demo_app.url, "sdk": "streamlit"},
+        "alice/secret": {"host": demo_app.url, "private": True, "token": TOKEN},
+    }
+    spec, seen = tmp_path / "spaces.json", tmp_path / "seen.jsonl"
+    spec.write_text(json.dumps(spaces))
+    seen.touch()
+    with AppServer(STANDIN, str(spec), str(seen), ready="/ready") as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no saved login of this machine
+        yield lambda: [json.loads(line) for line in seen.read_text().splitlines()]
+
+
+def test_a_space_by_id_and_by_its_page(hub: Callable[[], list[dict]]) -> None:
+    s = gs.new_session("alice/awake")
+    assert s.name == "alice/awake" and s.call("echo", "hi") == ["hi"]
+    page = gs.new_session(f"{os.environ['HF_ENDPOINT']}/spaces/alice/awake", name="by-page")
+    assert page.record.app_url == s.record.app_url and page.call("add", 1, 2) == [3]
+
+
+def test_a_sleeping_space_is_woken_and_waited_for(hub: Callable[[], list[dict]]) -> None:
+    heard: list[str] = []
+    s = gs.new_session("alice/sleepy", on_stage=heard.append)
+    assert heard == ["SLEEPING", "APP_STARTING", "RUNNING"] and s.call("echo", "up") == ["up"]
+
+
+def test_the_cli_says_each_stage(hub: Callable[[], list[dict]]) -> None:
+    r = cli("new", "alice/sleepy")
+    assert r.returncode == 0, r.stderr
+    assert "asleep, waking it up" in r.stderr and "starting" in r.stderr and "running" in r.stderr
+    assert "Created session alice/sleepy" in r.stdout
+    assert cli("call", "echo", "x", "--session", "alice/sleepy").stdout == "x\n"
+
+
+@pytest.mark.parametrize("space, message", [
+    ("alice/broken", r"BUILD_ERROR: pip install failed: no matching distribution .* See http://.*/spaces/alice/broken"),
+    ("alice/paused", r"is PAUSED"),
+    ("alice/nothing", r"No Space alice/nothing that you can see: .* Log in with `hf auth login` or pass --token"),
+    ("alice/secret", r"No Space alice/secret that you can see"),
+])
+def test_spaces_that_cant_be_reached_are_told_apart(hub: Callable[[], list[dict]], space: str, message: str) -> None:
+    with pytest.raises(gs.SpaceError, match=message):
+        gs.new_session(space)
+    r = cli("new", space)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and space in r.stderr, r.stderr
+    assert gs.list_sessions() == []
+
+
+def test_a_space_not_made_with_gradio(hub: Callable[[], list[dict]]) -> None:
+    with pytest.raises(gs.NotAGradioApp, match="runs streamlit, not Gradio"):
+        gs.new_session("alice/streamlit")
+
+
+def test_the_wait_has_a_bound(hub: Callable[[], list[dict]]) -> None:
+    r = cli("new", "alice/slowbuild", "--wait-timeout", "2")
+    assert r.returncode == 1 and "still BUILDING after 2 s" in r.stderr and "--wait-timeout" in r.stderr, r.stderr
+
+
+def test_a_private_space_with_the_users_token(hub: Callable[[], list[dict]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token from HF_TOKEN (what `hf auth login` users have) reaches the Hub; a given one too."""
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    s = gs.new_session("alice/secret")
+    assert s.call("echo", "private") == ["private"]
+    monkeypatch.delenv("HF_TOKEN")
+    r = cli("new", "alice/secret", "--name", "given", "--token", TOKEN)
+    assert r.returncode == 0, r.stderr
+    hub_auths = {seen["auth"] for seen in hub() if seen["path"].startswith("/api/spaces/alice/secret")}
+    assert f"Bearer {TOKEN}" in hub_auths and TOKEN not in r.stdout + r.stderr
+
+
+def test_the_hub_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import free_port
+
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    r = cli("new", "alice/awake")
+    assert r.returncode == 1 and "Can't reach the Hub" in r.stderr and "Traceback" not in r.stderr, r.stderr
