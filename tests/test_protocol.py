@@ -246,3 +246,17 @@ def test_names_from_repeated_labels_stay_distinct() -> None:
                                        "returns": []}}}
     (ep,) = parse_app(info, {"version": "3.50.2", "enable_queue": True}).endpoints.values()
     assert [p.name for p in ep.parameters] == ["text", "text_2", "param_2"]
+
+
+@pytest.mark.parametrize("message, expected", [
+    ("You have exceeded your GPU quota (46s left vs. 60s requested). Sign-up on Hugging Face to get more "
+     "quotas or retry in 0:09:48.", (True, 588.0)),
+    ("ZeroGPU quota exceeded: 60s requested vs. 30s left. Try again in 1:00:05", (True, 3605.0)),
+    ("ZeroGPU quota exceeded", (True, None)),
+    ("cannot process 'x'", (False, None)),
+    (None, (False, None)),
+])
+def test_zerogpu_quota_messages(message: str | None, expected: tuple[bool, float | None]) -> None:
+    from gradio_session.protocol.messages import quota_retry
+
+    assert quota_retry(message) == expected

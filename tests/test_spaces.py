@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import gradio_session as gs
-from conftest import AppServer, cli
+from conftest import APPS, AppServer, cli
 
 STANDIN = Path(__file__).resolve().parent / "hub_standin.py"
 TOKEN = "hf_testtoken123456"
@@ -103,3 +103,16 @@ def test_the_hub_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
     r = cli("new", "alice/awake")
     assert r.returncode == 1 and "Can't reach the Hub" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_zerogpu_quota_refusal_is_its_own_error() -> None:
+    """ZeroGPU's "GPU quota" app error becomes QuotaExceeded with the time to wait; one CLI line."""
+    with AppServer(APPS / "zerogpu_app.py") as app:
+        s = gs.new_session(app.url, name="zerogpu")
+        with pytest.raises(gs.QuotaExceeded) as caught:
+            s.call("generate", "a cat")
+        assert caught.value.retry_after == 9 * 60 + 48 and "46s left vs. 60s requested" in str(caught.value)
+        r = cli("call", "generate", "a cat", "--session", "zerogpu")
+        last = r.stderr.strip().splitlines()[-1]  # after the call's events
+        assert r.returncode == 1 and last.startswith("Error: The Space's GPU quota is used up"), r.stderr
+        assert "retry in 9 min 48 s" in last and "Traceback" not in r.stderr

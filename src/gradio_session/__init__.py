@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     AppError, CallCancelled, CallError, CallMayHaveStarted, CallNotFound, CallTimeout, ConnectError, EndpointNotFound, FileTransferError, GradioSessionError,
     MaxCallsReached,
-    NotAGradioApp, ParameterError, QueueFull, RepositoryError, SessionError, SessionExists,
+    NotAGradioApp, ParameterError, QueueFull, QuotaExceeded, RepositoryError, SessionError, SessionExists,
     SessionNotFound, SpaceError, StreamError, UnsupportedApp,
 )
 from .version import __version__
@@ -57,7 +57,7 @@ __all__ = [
     "AppError", "AppInfo", "Call", "CallCancelled", "CallError", "CallMayHaveStarted", "CallNotFound", "CallTimeout", "CallRecord", "ConnectError", "Endpoint",
     "EndpointNotFound", "Event", "FileData", "FileTransferError", "GradioSessionError",
     "MaxCallsReached", "NotAGradioApp", "Output",
-    "Parameter", "ParameterError", "QueueFull", "RepositoryError", "Session", "SessionError",
+    "Parameter", "ParameterError", "QueueFull", "QuotaExceeded", "RepositoryError", "Session", "SessionError",
     "SessionExists", "SessionNotFound", "SessionRecord", "SpaceError", "StreamError", "UnsupportedApp", "UploadRecord", "__version__", "aio",
     "get_session", "list_sessions", "new_session", "remove_session", "set_default", "set_options",
     "split_cli_values",

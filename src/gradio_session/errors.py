@@ -15,6 +15,7 @@
     ├── CallNotFound                no call of that event id in the session
     ├── CallError                   a call that started but did not end well
     │   ├── AppError                the app sent an error event (its message is kept)
+    │   │   └── QuotaExceeded       a ZeroGPU Space's GPU quota is used up (retry_after)
     │   ├── StreamError             the server died mid-stream or sent a malformed event
     │   ├── QueueFull               the server refused the call: its queue is full
     │   ├── CallCancelled           the call was cancelled on the server
@@ -115,6 +116,20 @@ class AppError(CallError):
         super().__init__(f"The app failed on {endpoint}: {text}", event_id=event_id)
         self.app_message = app_message
         self.endpoint = endpoint
+
+
+class QuotaExceeded(AppError):
+    """A ZeroGPU Space refused the call: the caller's GPU quota is used up for now.
+    `retry_after`: seconds until it may be tried again (None if the Space did not say)."""
+
+    def __init__(self, app_message: str, *, endpoint: str, event_id: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(app_message, endpoint=endpoint, event_id=event_id)
+        self.retry_after = retry_after
+        wait = f"retry in {int(retry_after) // 60} min {int(retry_after) % 60} s" if retry_after is not None \
+            else "retry later"
+        self.args = (f"The Space's GPU quota is used up ({endpoint}): {wait}. Logged in (hf auth login, or "
+                     f"--token), the quota is your account's. The Space said: {app_message}",)
 
 
 class StreamError(CallError):

@@ -12,9 +12,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import AppError, CallCancelled, CallError, CallTimeout, GradioSessionError, StreamError
+from ..errors import (
+    AppError, CallCancelled, CallError, CallTimeout, GradioSessionError, QuotaExceeded, StreamError,
+)
 from ..models import CallRecord, Endpoint, Event
-from ..protocol.messages import TERMINAL_EVENTS, EventDecoder, error_message
+from ..protocol.messages import TERMINAL_EVENTS, EventDecoder, error_message, quota_retry
 from ..store.worker import StoreWorker
 
 STATUS_OF = {"started": "running", "generating": "running", "progress": "running", "complete": "complete",
@@ -51,6 +53,9 @@ class CallState:
     # -- errors -------------------------------------------------------------------------------
 
     def app_error(self, message: str | None) -> AppError:
+        quota, retry_after = quota_retry(message)
+        if quota and message:
+            return QuotaExceeded(message, endpoint=self.endpoint.name, event_id=self.event_id, retry_after=retry_after)
         return AppError(message, endpoint=self.endpoint.name, event_id=self.event_id)
 
     def stop_error(self, status: str) -> CallError:

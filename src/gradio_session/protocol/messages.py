@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -136,6 +137,18 @@ class EventDecoder:
             raise StreamError(f"Unknown event {name!r} from the server.")
         data = decode_json(raw) if raw.strip() else None
         return ("cancelled", None) if name == "complete" and data is None else (name, data)
+
+
+def quota_retry(message: str | None) -> tuple[bool, float | None]:
+    """(is a ZeroGPU quota refusal, seconds until a retry or None), from an app error's text:
+    "You have exceeded your GPU quota (46s left vs. 60s requested) ... retry in 0:09:48"."""
+    if not message or not re.search(r"GPU quota|ZeroGPU quota", message, re.IGNORECASE):
+        return False, None
+    wait = re.search(r"(?:retry|try again) in (?:(\d+):)?(\d+):(\d+)", message, re.IGNORECASE)
+    if wait is None:
+        return True, None
+    hours, minutes, seconds = (int(g or 0) for g in wait.groups())
+    return True, float(hours * 3600 + minutes * 60 + seconds)
 
 
 def join_answer(status: int, body: Any, text: str, endpoint: str) -> str:
