@@ -95,6 +95,20 @@ def test_a_private_space_with_the_users_token(hub: Callable[[], list[dict]], mon
     assert r.returncode == 0, r.stderr
     hub_auths = {seen["auth"] for seen in hub() if seen["path"].startswith("/api/spaces/alice/secret")}
     assert f"Bearer {TOKEN}" in hub_auths and TOKEN not in r.stdout + r.stderr
+    shown = json.loads(cli("show", "alice/secret", "--json").stdout)
+    assert (shown["space"], shown["token"]) == ("alice/secret", "from HF_TOKEN")
+    assert json.loads(cli("show", "given", "--json").stdout)["token"] == "given"
+    r = cli("show", "alice/secret")
+    assert "from HF_TOKEN" in r.stdout and TOKEN not in r.stdout and "(Space" in cli("list").stdout
+
+
+def test_the_users_token_is_read_at_each_use_never_copied(hub: Callable[[], list[dict]], home: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token from HF_TOKEN is not kept in the repository folder: each process reads it again."""
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    gs.new_session("alice/secret")
+    assert TOKEN.encode() not in b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+    assert cli("call", "echo", "again", "--session", "alice/secret").stdout == "again\n"
 
 
 def test_the_hub_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -100,8 +100,10 @@ class SessionRecord:
     download_path: str | None = None
     max_calls: int | None = None
     max_calls_policy: MaxCallsPolicy = "error"
-    has_token: bool = False
+    has_token: bool = False  # a token is kept for it (keyring or 0600 file)
     is_default: bool = False
+    space: str | None = None  # the Hugging Face Space it was made for (owner/name)
+    token_source: str | None = None  # "given", or huggingface_hub's "HF_TOKEN" / "saved login" (read each time)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape the CLI prints (no API description, no secrets)."""
@@ -119,7 +121,10 @@ class SessionRecord:
             "gradio_version": self.app.version,
             "protocol": self.app.protocol,
             "endpoints": len(self.app.endpoints),
-            "has_token": self.has_token,
+            "has_token": self.has_token or self.token_source is not None,
+            "space": self.space,
+            "token": None if self.token_source is None else
+            "given" if self.token_source == "given" else f"from {self.token_source}",
         }
 
 

@@ -127,7 +127,8 @@ class Output:
         for col in ("", "name", "app", "id", "download path"):
             table.add_column(col)
         for r in records:
-            table.add_row("*" if r.is_default else "", r.name, r.app_url, r.id, r.download_path or "")
+            app = f"{r.space} (Space, {r.app_url})" if r.space else r.app_url
+            table.add_row("*" if r.is_default else "", r.name, app, r.id, r.download_path or "")
         self.out.print(table)
 
     def session(self, record: SessionRecord, calls: int, uploads: int) -> None:

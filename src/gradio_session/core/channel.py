@@ -29,6 +29,7 @@ from .follow import Follower
 from .locks import holder_present
 from .seat import Seat
 from .probe import reread, running_app_id
+from . import spaces
 from .sockets import OwnConnections, new_event_id
 from .runtime import runtime
 from .state import CallState, end_siblings
@@ -396,6 +397,8 @@ async def open_channel(owner: CallOwner, record: SessionRecord, store: StoreWork
             from ..store import tokens
 
             token = await asyncio.to_thread(tokens.load, store.repository.home, record.id)
+        elif record.token_source is not None:  # huggingface_hub's, as it is now
+            token = (await asyncio.to_thread(spaces.token_for, None))[0]
         if record.id not in channels:  # another task may have made it meanwhile
             transport = Transport(record.app_url, token, http=runtime().http)
             channels[record.id] = Channel(owner, record, store, dialect, transport)

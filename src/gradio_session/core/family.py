@@ -39,11 +39,13 @@ async def new_session(app: str, *, name: str | None = None, download_path: str |
     except SessionError as exc:
         hint = " (It comes from the app's URL: give a name.)" if name is None else ""
         raise SessionError(f"{exc}{hint}") from None
+    source = "given" if token else None
     if space is not None:
         found = await spaces.open_space(space, token, wait_timeout=wait_timeout or spaces.WAIT_TIMEOUT,
                                         on_stage=on_stage)
-        app_url = found.url
-        token = token or (await asyncio.to_thread(spaces.token_for, None))[0]
+        app_url, source = found.url, found.token_source
+        if not token and source:  # huggingface_hub's: read again at each use, never copied
+            token = (await asyncio.to_thread(spaces.token_for, None))[0]
     transport = Transport(app_url, token, http=runtime().http)
     try:
         api_url, info = await probe(transport, app_url)
@@ -57,12 +59,12 @@ async def new_session(app: str, *, name: str | None = None, download_path: str |
         id=uuid.uuid4().hex[:12], name=name, app_url=app_url, api_url=api_url,
         session_hash=uuid.uuid4().hex[:12], created_at=time.time(), app=info,
         download_path=str(Path(download_path).expanduser().resolve()) if download_path else None,
-        has_token=bool(token),
+        has_token=source == "given", space=space, token_source=source,
     )
     record = await store.run(repo.create_session, record, force=force)
     if old is not None and old.name == name:
         await asyncio.to_thread(tokens.delete, repo.home, old.id)
-    if token:
+    if token and source == "given":
         try:
             await asyncio.to_thread(tokens.store, repo.home, record.id, token)
         except OSError as exc:

@@ -18,7 +18,7 @@ from typing import TypeVar
 from ..errors import RepositoryError
 
 T = TypeVar("T")
-SCHEMA_VERSION = 4  # 2: uploads; 3: calls.reader; 4: sessions.beats
+SCHEMA_VERSION = 5  # 2: uploads; 3: calls.reader; 4: sessions.beats; 5: sessions.space, token_source
 BUSY_RETRY_S = 120.0  # beyond SQLite's own 30 s busy timeout
 
 SCHEMA = """
@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     max_calls INTEGER,
     max_calls_policy TEXT NOT NULL DEFAULT 'error',
     has_token INTEGER NOT NULL DEFAULT 0,
-    beats INTEGER NOT NULL DEFAULT 0
+    beats INTEGER NOT NULL DEFAULT 0,
+    space TEXT,
+    token_source TEXT
 );
 CREATE TABLE IF NOT EXISTS calls (
     session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
@@ -123,8 +125,10 @@ class Database:
                 db.execute(statement)
         if "reader" not in {r[1] for r in db.execute("PRAGMA table_info(calls)")}:
             db.execute("ALTER TABLE calls ADD COLUMN reader TEXT")
-        if "beats" not in {r[1] for r in db.execute("PRAGMA table_info(sessions)")}:
-            db.execute("ALTER TABLE sessions ADD COLUMN beats INTEGER NOT NULL DEFAULT 0")
+        columns = {r[1] for r in db.execute("PRAGMA table_info(sessions)")}
+        for column, kind in (("beats", "INTEGER NOT NULL DEFAULT 0"), ("space", "TEXT"), ("token_source", "TEXT")):
+            if column not in columns:
+                db.execute(f"ALTER TABLE sessions ADD COLUMN {column} {kind}")
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:

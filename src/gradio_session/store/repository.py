@@ -109,7 +109,7 @@ class Repository:
             app=AppInfo.from_dict(json.loads(row["app_json"])),
             download_path=row["download_path"], max_calls=row["max_calls"],
             max_calls_policy=row["max_calls_policy"], has_token=bool(row["has_token"]),
-            is_default=row["id"] == default_id,
+            is_default=row["id"] == default_id, space=row["space"], token_source=row["token_source"],
         )
 
     # -- sessions ---------------------------------------------------------------------------
@@ -132,11 +132,12 @@ class Repository:
             first = db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
             db.execute(
                 "INSERT INTO sessions (id, name, app_url, api_url, session_hash, created_at,"
-                " app_json, download_path, max_calls, max_calls_policy, has_token)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " app_json, download_path, max_calls, max_calls_policy, has_token, space, token_source)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.id, record.name, record.app_url, record.api_url, record.session_hash,
                  record.created_at, json.dumps(record.app.to_dict()), record.download_path,
-                 record.max_calls, record.max_calls_policy, int(record.has_token)),
+                 record.max_calls, record.max_calls_policy, int(record.has_token), record.space,
+                 record.token_source),
             )
             if first or was_default:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('default', ?)", (record.id,))
