@@ -1,10 +1,12 @@
 """A Hugging Face Hub stand-in on 127.0.0.1, for the Spaces tests (huggingface_hub finds it
 through `HF_ENDPOINT`): `python hub_standin.py PORT SPACES_JSON SEEN_FILE`.
 
-SPACES_JSON maps a Space id to `{"host", "sdk", "stages": [...], "error", "private", "token"}`:
+SPACES_JSON maps a Space id to `{"host", "sdk", "stages": [...], "error", "private", "token",
+"limited"}`:
 the Space's runtime stage moves one step along `stages` at each runtime read (the last one
 stays). A private Space answers 401 with `X-Error-Code: RepoNotFound`, as the Hub does, unless
-the request carries its token. Every request's path and Authorization header is appended to
+the request carries its token; its first `limited` runtime reads answer 429 with the Hub's
+`ratelimit` header (`t=1`: wait a second). Every request's path and Authorization header is appended to
 SEEN_FILE (a JSON line each), so tests can see where a token went.
 """
 
@@ -18,7 +20,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-SPACES: dict[str, dict] = json.loads(Path(sys.argv[2]).read_text()) if len(sys.argv) > 2 else {}
+SPACES_FILE = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+SPACES: dict[str, dict] = {}  # as read from SPACES_FILE, again whenever it changed (tests add Spaces)
 SEEN = Path(sys.argv[3]) if len(sys.argv) > 3 else None
 READS: dict[str, int] = {}
 app = FastAPI()
@@ -42,6 +45,9 @@ def runtime(space: dict, step: int) -> dict:
 
 
 def find(space_id: str, request: Request) -> dict | JSONResponse:
+    if SPACES_FILE is not None:
+        for key, spec in json.loads(SPACES_FILE.read_text()).items():
+            SPACES.setdefault(key, spec)  # a Space's state (its 429s left) lives here once read
     space, auth = SPACES.get(space_id), request.headers.get("authorization")
     if space is None or space.get("private") and auth != f"Bearer {space['token']}":
         return JSONResponse({"error": "Repository Not Found"}, status_code=404 if auth else 401,
@@ -78,6 +84,10 @@ def space_runtime(owner: str, name: str, request: Request) -> JSONResponse:
     space = find(f"{owner}/{name}", request)
     if isinstance(space, JSONResponse):
         return space
+    if space.get("limited", 0) > 0:  # the Hub's rate limit: the client is to wait t seconds
+        space["limited"] -= 1
+        return JSONResponse({"error": "rate limited"}, status_code=429,
+                            headers={"ratelimit": '"api";r=0;t=1', "ratelimit-policy": '"fixed window";"api";q=500;w=300'})
     READS[f"{owner}/{name}"] = step = READS.get(f"{owner}/{name}", 0) + 1
     return JSONResponse(runtime(space, step))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,12 +17,26 @@ STANDIN = Path(__file__).resolve().parent / "hub_standin.py"
 TOKEN = "hf_testtoken123456"
 
 
+class Hub:
+    """The running stand-in: add Spaces to it, see what it was asked (path, Authorization)."""
+
+    def __init__(self, spec: Path, seen: Path) -> None:
+        self._spec, self._seen = spec, seen
+
+    def add(self, space: str, **fields: object) -> None:
+        self._spec.write_text(json.dumps({**json.loads(self._spec.read_text()), space: fields}))
+
+    def __call__(self) -> list[dict]:
+        return [json.loads(line) for line in self._seen.read_text().splitlines()]
+
+
 @pytest.fixture
-def hub(demo_app: AppServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[dict]]]:
-    """The stand-in with a few scripted Spaces, all served by the demo app; yields what it saw."""
+def hub(demo_app: AppServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
+    """The stand-in with a few scripted Spaces, all served by the demo app."""
     spaces = {
         "alice/awake": {"host": demo_app.url},
         "alice/sleepy": {"host": demo_app.url, "stages": ["SLEEPING", "APP_STARTING", "RUNNING"]},
+        "alice/busyhub": {"host": demo_app.url, "stages": ["APP_STARTING", "RUNNING"], "limited": 2},
         "alice/broken": {"host": demo_app.url, "stages": ["BUILDING", "BUILD_ERROR"],
                          "error": "pip install failed: no matching distribution for torch==0.0"},
         "alice/slowbuild": {"host": demo_app.url, "stages": ["BUILDING"]},
@@ -37,23 +51,31 @@ def hub(demo_app: AppServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         monkeypatch.delenv("HF_TOKEN", raising=False)
         monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no saved login of this machine
-        yield lambda: [json.loads(line) for line in seen.read_text().splitlines()]
+        yield Hub(spec, seen)
 
 
-def test_a_space_by_id_and_by_its_page(hub: Callable[[], list[dict]]) -> None:
+def test_a_space_by_id_and_by_its_page(hub: Hub) -> None:
     s = gs.new_session("alice/awake")
     assert s.name == "alice/awake" and s.call("echo", "hi") == ["hi"]
     page = gs.new_session(f"{os.environ['HF_ENDPOINT']}/spaces/alice/awake", name="by-page")
     assert page.record.app_url == s.record.app_url and page.call("add", 1, 2) == [3]
 
 
-def test_a_sleeping_space_is_woken_and_waited_for(hub: Callable[[], list[dict]]) -> None:
+def test_a_sleeping_space_is_woken_and_waited_for(hub: Hub) -> None:
     heard: list[str] = []
     s = gs.new_session("alice/sleepy", on_stage=heard.append)
     assert heard == ["SLEEPING", "APP_STARTING", "RUNNING"] and s.call("echo", "up") == ["up"]
 
 
-def test_the_cli_says_each_stage(hub: Callable[[], list[dict]]) -> None:
+def test_the_hubs_rate_limit_is_honoured(hub: Hub) -> None:
+    """429s while waiting: the stage is read again after the `ratelimit` header's wait, not given up."""
+    heard: list[str] = []
+    s = gs.new_session("alice/busyhub", on_stage=heard.append)
+    assert heard == ["APP_STARTING", "RUNNING"] and s.call("echo", "ok") == ["ok"]
+    assert sum(seen["path"].endswith("/alice/busyhub/runtime") for seen in hub()) == 3
+
+
+def test_the_cli_says_each_stage(hub: Hub) -> None:
     r = cli("new", "alice/sleepy")
     assert r.returncode == 0, r.stderr
     assert "asleep, waking it up" in r.stderr and "starting" in r.stderr and "running" in r.stderr
@@ -67,7 +89,7 @@ def test_the_cli_says_each_stage(hub: Callable[[], list[dict]]) -> None:
     ("alice/nothing", r"No Space alice/nothing that you can see: .* Log in with `hf auth login` or pass --token"),
     ("alice/secret", r"No Space alice/secret that you can see"),
 ])
-def test_spaces_that_cant_be_reached_are_told_apart(hub: Callable[[], list[dict]], space: str, message: str) -> None:
+def test_spaces_that_cant_be_reached_are_told_apart(hub: Hub, space: str, message: str) -> None:
     with pytest.raises(gs.SpaceError, match=message):
         gs.new_session(space)
     r = cli("new", space)
@@ -75,17 +97,17 @@ def test_spaces_that_cant_be_reached_are_told_apart(hub: Callable[[], list[dict]
     assert gs.list_sessions() == []
 
 
-def test_a_space_not_made_with_gradio(hub: Callable[[], list[dict]]) -> None:
+def test_a_space_not_made_with_gradio(hub: Hub) -> None:
     with pytest.raises(gs.NotAGradioApp, match="runs streamlit, not Gradio"):
         gs.new_session("alice/streamlit")
 
 
-def test_the_wait_has_a_bound(hub: Callable[[], list[dict]]) -> None:
+def test_the_wait_has_a_bound(hub: Hub) -> None:
     r = cli("new", "alice/slowbuild", "--wait-timeout", "2")
     assert r.returncode == 1 and "still BUILDING after 2 s" in r.stderr and "--wait-timeout" in r.stderr, r.stderr
 
 
-def test_a_private_space_with_the_users_token(hub: Callable[[], list[dict]], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_private_space_with_the_users_token(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
     """The token from HF_TOKEN (what `hf auth login` users have) reaches the Hub; a given one too."""
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     s = gs.new_session("alice/secret")
@@ -102,7 +124,7 @@ def test_a_private_space_with_the_users_token(hub: Callable[[], list[dict]], mon
     assert "from HF_TOKEN" in r.stdout and TOKEN not in r.stdout and "(Space" in cli("list").stdout
 
 
-def test_the_users_token_is_read_at_each_use_never_copied(hub: Callable[[], list[dict]], home: Path,
+def test_the_users_token_is_read_at_each_use_never_copied(hub: Hub, home: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A token from HF_TOKEN is not kept in the repository folder: each process reads it again."""
     monkeypatch.setenv("HF_TOKEN", TOKEN)
@@ -130,3 +152,26 @@ def test_a_zerogpu_quota_refusal_is_its_own_error() -> None:
         last = r.stderr.strip().splitlines()[-1]  # after the call's events
         assert r.returncode == 1 and last.startswith("Error: The Space's GPU quota is used up"), r.stderr
         assert "retry in 9 min 48 s" in last and "Traceback" not in r.stderr
+
+
+def test_the_token_goes_to_the_hub_and_the_space_and_nowhere_else(hub: Hub, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's token reaches the Hub and the Space's own host (so a ZeroGPU quota is theirs),
+    and not a second host that one of the Space's file URLs names."""
+    from standin import FILE_BODY, standin
+    from test_files import _filedata
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    space_seen: list[str | None] = []
+    other_seen: list[str | None] = []
+    with standin("result", other_seen, host="127.0.0.2") as other:
+        remote = f"{other}/gradio_api/file=remote.txt"
+        output = [{**_filedata(remote, "remote.txt"), "url": remote}]
+        with standin("result", space_seen, output=output) as url:
+            hub.add("alice/files", host=url, private=True, token=TOKEN)
+            s = gs.new_session("alice/files", download_path=str(tmp_path / "dl"))
+            (far,) = s.call("echo", "x")
+    assert Path(far["path"]).read_bytes() == FILE_BODY
+    assert space_seen and all(h == f"Bearer {TOKEN}" for h in space_seen)
+    assert other_seen == [None]
+    assert f"Bearer {TOKEN}" in {seen["auth"] for seen in hub() if "alice/files" in seen["path"]}

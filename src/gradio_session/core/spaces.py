@@ -29,6 +29,14 @@ FAILED = frozenset({"PAUSED", "BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "N
 _ID = re.compile(r"[A-Za-z0-9][\w-]*/[\w][\w.-]*")
 
 
+class RateLimited(SpaceError):
+    """The Hub answered 429; `retry_after` is the wait its `ratelimit` header asks for."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class Space:
     """A Space as the Hub describes it, once its app runs."""
@@ -100,7 +108,12 @@ async def open_space(space: str, token: str | None, *, wait_timeout: float = WAI
                              f"or wait longer (--wait-timeout). See {_page(space)}.")
         await asyncio.sleep(wait)
         wait = min(wait * 1.5, 10.0)
-        runtime = await asyncio.to_thread(_hub, "get_space_runtime", space, token)
+        try:
+            runtime = await asyncio.to_thread(_hub, "get_space_runtime", space, token)
+        except RateLimited as exc:  # the stage is re-read after the wait the Hub asks for
+            if time.monotonic() + exc.retry_after > deadline:
+                raise
+            wait = max(wait, exc.retry_after)
 
 
 async def _wake(url: str, token: str | None) -> None:
@@ -130,6 +143,11 @@ def _hub(method: str, space: str, token: str | None) -> Any:
         raise SpaceError(f"No Space {space} on the Hub (HTTP {status}).") from None
     except HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else None
+        if status == 429:
+            wait = re.search(r";t=(\d+)", exc.response.headers.get("ratelimit", "") if exc.response is not None else "")
+            raise RateLimited(f"The Hub is rate-limiting requests about the Space {space}: retry in "
+                              f"{wait.group(1) if wait else 'a minute'} s.",
+                              retry_after=float(wait.group(1)) if wait else 60.0) from None
         if status in (401, 403):
             raise SpaceError(f"The Hub refused the token for the Space {space} (HTTP {status}): log in again "
                              "with `hf auth login`, or pass another --token.") from None
