@@ -2,11 +2,12 @@
 through `HF_ENDPOINT`): `python hub_standin.py PORT SPACES_JSON SEEN_FILE`.
 
 SPACES_JSON maps a Space id to `{"host", "sdk", "stages": [...], "error", "private", "token",
-"limited"}`:
+"limited", "live"}`:
 the Space's runtime stage moves one step along `stages` at each runtime read (the last one
 stays). A private Space answers 401 with `X-Error-Code: RepoNotFound`, as the Hub does, unless
 the request carries its token; its first `limited` runtime reads answer 429 with the Hub's
-`ratelimit` header (`t=1`: wait a second). Every request's path and Authorization header is appended to
+`ratelimit` header (`t=1`: wait a second). A `live` Space is RUNNING while its host answers,
+else SLEEPING. Every request's path and Authorization header is appended to
 SEEN_FILE (a JSON line each), so tests can see where a token went.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import urllib.request
 from pathlib import Path
 
 import uvicorn
@@ -35,9 +37,19 @@ async def seen(request: Request, call_next):  # type: ignore[no-untyped-def]
     return await call_next(request)
 
 
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/config", timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def runtime(space: dict, step: int) -> dict:
     stages = space.get("stages") or ["RUNNING"]
     stage = stages[min(step, len(stages) - 1)]
+    if space.get("live"):  # as the Hub: RUNNING while the app answers, else asleep
+        stage = "RUNNING" if answers(space["host"]) else "SLEEPING"
     return {"stage": stage, "hardware": {"current": "cpu-basic" if stage.startswith("RUNNING") else None,
                                          "requested": "cpu-basic"},
             "gcTimeout": 172800, "errorMessage": space.get("error") if stage.endswith("ERROR") else None,

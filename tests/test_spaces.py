@@ -175,3 +175,32 @@ def test_the_token_goes_to_the_hub_and_the_space_and_nowhere_else(hub: Hub, tmp_
     assert space_seen and all(h == f"Bearer {TOKEN}" for h in space_seen)
     assert other_seen == [None]
     assert f"Bearer {TOKEN}" in {seen["auth"] for seen in hub() if "alice/files" in seen["path"]}
+
+
+def test_a_space_that_fell_asleep_is_woken_by_the_next_call(hub: Hub) -> None:
+    """The Space's app goes away after the session was made (it sleeps); the next call finds it
+    gone, hears from the Hub that it sleeps, wakes it and waits, then is sent - once."""
+    import threading
+
+    from conftest import DEMO_APP, free_port
+
+    port = free_port()
+    woken: list[AppServer] = []
+    waking = threading.Timer(2.0, lambda: woken.append(AppServer(DEMO_APP, port=port)))
+    app = AppServer(DEMO_APP, port=port)
+    hub.add("alice/napper", host=app.url, live=True)
+    try:
+        s = gs.new_session("alice/napper")
+        assert s.call("echo", "before") == ["before"]
+        app.stop()
+        waking.start()  # the Space comes back a little after it is woken
+        with pytest.warns(UserWarning, match="The Space alice/napper is SLEEPING: waking it up"):
+            assert s.call("echo", "after") == ["after"]
+        assert [c.status for c in s.calls()] == ["complete", "complete"]
+    finally:
+        app.stop()
+        waking.cancel()
+        if waking.is_alive():
+            waking.join()
+        for server in woken:
+            server.stop()

@@ -14,6 +14,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -392,14 +393,19 @@ async def open_channel(owner: CallOwner, record: SessionRecord, store: StoreWork
     from the keyring or file store off the loop)."""
     channels = runtime().channels()
     if record.id not in channels:
-        token = None
-        if record.has_token:
-            from ..store import tokens
-
-            token = await asyncio.to_thread(tokens.load, store.repository.home, record.id)
-        elif record.token_source is not None:  # huggingface_hub's, as it is now
-            token = (await asyncio.to_thread(spaces.token_for, None))[0]
+        token = await token_of(record, store.repository.home)
         if record.id not in channels:  # another task may have made it meanwhile
             transport = Transport(record.app_url, token, http=runtime().http)
             channels[record.id] = Channel(owner, record, store, dialect, transport)
     return cast(Channel, channels[record.id])
+
+
+async def token_of(record: SessionRecord, home: Path) -> str | None:
+    """The session's token: the one kept for it, or huggingface_hub's as it is now (read off the loop)."""
+    if record.has_token:
+        from ..store import tokens
+
+        return await asyncio.to_thread(tokens.load, home, record.id)
+    if record.token_source is not None:
+        return (await asyncio.to_thread(spaces.token_for, None))[0]
+    return None

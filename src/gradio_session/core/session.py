@@ -16,7 +16,8 @@ from typing import Any, get_args
 from .. import files, paths
 from ..binding import bind, find_endpoint
 from ..errors import (
-    CallError, CallNotFound, EndpointNotFound, GradioSessionError, MaxCallsReached, ParameterError,
+    CallError, CallNotFound, ConnectError, EndpointNotFound, GradioSessionError, MaxCallsReached, ParameterError,
+    QueueFull,
 )
 from ..models import (
     TERMINAL_STATUSES, AppInfo, CallRecord, CallStatus, Endpoint, FileData, SessionRecord, UploadRecord,
@@ -25,7 +26,7 @@ from ..protocol.dialects import dialect_for
 from ..store.repository import Repository
 from ..store.worker import StoreWorker
 from .call import CANCEL_WAIT, AsyncCall
-from .channel import Channel, open_channel
+from .channel import Channel, open_channel, token_of
 from .locks import holder_present
 from .runtime import runtime
 from .waiting import wait_until
@@ -98,6 +99,33 @@ class AsyncSession:
 
     async def _start(self, endpoint: str, args: tuple[Any, ...], kwargs: dict[str, Any], *,
                      detach: bool) -> AsyncCall:
+        try:
+            return await self._start_once(endpoint, args, kwargs, detach=detach)
+        except (ConnectError, QueueFull, CallError) as exc:
+            if not await self._woken(exc):
+                raise
+            return await self._start_once(endpoint, args, kwargs, detach=detach)
+
+    async def _woken(self, failure: GradioSessionError) -> bool:
+        """A Space's app that did not take the call (refused, unreachable, 503): if the Hub says
+        the Space is not running (it fell asleep), wake it, wait for it, and say to try again.
+        Never for a call that may have reached the app."""
+        never_sent = isinstance(failure, QueueFull) or type(failure) is CallError or \
+            isinstance(failure, ConnectError) and not failure.sent
+        if self.record.space is None or not never_sent:
+            return False
+        from . import spaces
+
+        token = await token_of(self.record, self.repository.home)
+        stage = (await asyncio.to_thread(spaces.hub_call, "get_space_runtime", self.record.space, token)).stage
+        if stage in spaces.GO:
+            return False
+        warnings.warn(f"The Space {self.record.space} is {stage}: waking it up, and waiting for it.", stacklevel=4)
+        await spaces.open_space(self.record.space, token)
+        return True
+
+    async def _start_once(self, endpoint: str, args: tuple[Any, ...], kwargs: dict[str, Any], *,
+                          detach: bool) -> AsyncCall:
         channel = await self._channel()
         await channel.check_app()
         self._follow_api(channel)

@@ -81,7 +81,7 @@ async def open_space(space: str, token: str | None, *, wait_timeout: float = WAI
     request to its host), a building one waited for, a broken one is a SpaceError with the
     Hub's message. `on_stage` hears each new stage."""
     token, source = await asyncio.to_thread(token_for, token)
-    info = await asyncio.to_thread(_hub, "space_info", space, token)
+    info = await asyncio.to_thread(hub_call, "space_info", space, token)
     if info.sdk not in ("gradio", None):
         raise NotAGradioApp(f"The Space {space} runs {info.sdk}, not Gradio: there is no Gradio app to call.",
                             url=_page(space))
@@ -109,7 +109,7 @@ async def open_space(space: str, token: str | None, *, wait_timeout: float = WAI
         await asyncio.sleep(wait)
         wait = min(wait * 1.5, 10.0)
         try:
-            runtime = await asyncio.to_thread(_hub, "get_space_runtime", space, token)
+            runtime = await asyncio.to_thread(hub_call, "get_space_runtime", space, token)
         except RateLimited as exc:  # the stage is re-read after the wait the Hub asks for
             if time.monotonic() + exc.retry_after > deadline:
                 raise
@@ -127,7 +127,7 @@ async def _wake(url: str, token: str | None) -> None:
         await transport.aclose()
 
 
-def _hub(method: str, space: str, token: str | None) -> Any:
+def hub_call(method: str, space: str, token: str | None) -> Any:
     """One Hub API call, its failures told apart."""
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
