@@ -104,5 +104,29 @@ def space_runtime(owner: str, name: str, request: Request) -> JSONResponse:
     return JSONResponse(runtime(space, step))
 
 
+@app.post("/api/spaces/{owner}/{name}/duplicate")
+async def duplicate(owner: str, name: str, request: Request) -> JSONResponse:
+    """The copy starts building; it is served by the source Space's host. The body is kept for
+    the tests (under the copy's `request`)."""
+    space = find(f"{owner}/{name}", request)
+    if isinstance(space, JSONResponse):
+        return space
+    if not request.headers.get("authorization"):
+        return JSONResponse({"error": "You must be logged in"}, status_code=401)
+    body = await request.json()
+    target = body["repository"]
+    if target in SPACES:
+        return JSONResponse({"error": "You already created this space repo"}, status_code=409)
+    SPACES[target] = {**space, "stages": ["BUILDING", "APP_STARTING", "RUNNING"], "request": body,
+                      "private": body.get("visibility") == "private" or bool(body.get("private")),
+                      "token": request.headers["authorization"].removeprefix("Bearer ")}
+    return JSONResponse({"url": f"{request.base_url}spaces/{target}"})
+
+
+@app.get("/api/duplicates/{owner}/{name}")  # not the Hub's: what a duplicate request asked for
+def duplicated(owner: str, name: str) -> JSONResponse:
+    return JSONResponse(SPACES.get(f"{owner}/{name}", {}).get("request"))
+
+
 if __name__ == "__main__":
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")

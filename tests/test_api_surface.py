@@ -12,8 +12,8 @@ from gradio_session import aio, sync
 def test_all_exports_resolve() -> None:
     for name in gs.__all__:
         assert getattr(gs, name) is not None, name
-    assert set(aio.__all__) == {"Call", "Session", "get_session", "list_sessions", "new_session",
-                                "remove_session", "set_default", "set_options"}
+    assert set(aio.__all__) == {"Call", "Session", "duplicate_space", "get_session", "list_sessions",
+                                "new_session", "remove_session", "set_default", "set_options"}
 
 
 def test_py_typed_is_shipped() -> None:
@@ -26,7 +26,7 @@ def _params(fn: object) -> list[tuple[str, object, object]]:
 
 
 def test_sync_and_async_functions_match() -> None:
-    for name in ("new_session", "get_session", "list_sessions", "remove_session"):
+    for name in ("new_session", "duplicate_space", "get_session", "list_sessions", "remove_session"):
         assert _params(getattr(sync, name)) == _params(getattr(aio, name)), name
     for name in ("invoke", "call", "calls", "endpoint", "upload", "uploads", "refresh", "view_api", "forget",
                  "get_call_record"):

@@ -204,3 +204,33 @@ def test_a_space_that_fell_asleep_is_woken_by_the_next_call(hub: Hub) -> None:
             waking.join()
         for server in woken:
             server.stop()
+
+
+def test_duplicate_a_space(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy goes to the token's account with the options asked; it is waited for while it
+    builds, and a session is made on it."""
+    import urllib.request
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    heard: list[str] = []
+    s = gs.duplicate_space("alice/awake", hardware="t4-small", private=True, secrets={"API_KEY": "k1"},
+                           on_stage=heard.append)
+    assert (s.name, s.record.space) == ("tester/awake", "tester/awake") and s.call("echo", "copy") == ["copy"]
+    assert heard == ["BUILDING", "APP_STARTING", "RUNNING"]
+    with urllib.request.urlopen(f"{os.environ['HF_ENDPOINT']}/api/duplicates/tester/awake") as r:
+        asked = json.load(r)
+    assert asked["hardware"] == "t4-small" and asked["secrets"] == [{"key": "API_KEY", "value": "k1"}]
+    assert asked.get("visibility", "private" if asked.get("private") else None) == "private"
+
+
+def test_duplicate_from_the_cli(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    r = cli("duplicate", "alice/awake", "--to", "bob/copy")
+    assert r.returncode == 1 and "needs a Hugging Face token" in r.stderr and "Traceback" not in r.stderr
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    r = cli("duplicate", "alice/awake", "--to", "bob/copy", "--secret", "A=1", "--sleep-time", "3600")
+    assert r.returncode == 0 and "building" in r.stderr and "Duplicated alice/awake as bob/copy" in r.stdout, r.stderr
+    assert cli("call", "echo", "c", "--session", "bob/copy").stdout == "c\n"
+    r = cli("duplicate", "alice/awake", "--to", "bob/copy")
+    assert r.returncode == 1 and "exists already" in r.stderr, r.stderr
+    r = cli("duplicate", "alice/awake", "--secret", "novalue")
+    assert r.returncode == 1 and "KEY=VALUE" in r.stderr

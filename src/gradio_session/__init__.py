@@ -24,13 +24,13 @@ if TYPE_CHECKING:
         AppInfo, CallRecord, Endpoint, Event, FileData, Output, Parameter, SessionRecord, UploadRecord,
     )
     from .sync import (
-        Call, Session, get_session, list_sessions, new_session, remove_session, set_default,
+        Call, Session, duplicate_space, get_session, list_sessions, new_session, remove_session, set_default,
         set_options,
     )
 
 _LAZY = {  # name -> the module holding it, imported on first use so the CLI starts fast
-    **dict.fromkeys(("Call", "Session", "get_session", "list_sessions", "new_session", "remove_session",
-                     "set_default", "set_options"), ".sync"),
+    **dict.fromkeys(("Call", "Session", "duplicate_space", "get_session", "list_sessions", "new_session",
+                     "remove_session", "set_default", "set_options"), ".sync"),
     **dict.fromkeys(("AppInfo", "CallRecord", "Endpoint", "Event", "FileData", "Output", "Parameter",
                      "SessionRecord", "UploadRecord"), ".models"),
     "split_cli_values": ".binding",
@@ -59,6 +59,6 @@ __all__ = [
     "MaxCallsReached", "NotAGradioApp", "Output",
     "Parameter", "ParameterError", "QueueFull", "QuotaExceeded", "RepositoryError", "Session", "SessionError",
     "SessionExists", "SessionNotFound", "SessionRecord", "SpaceError", "StreamError", "UnsupportedApp", "UploadRecord", "__version__", "aio",
-    "get_session", "list_sessions", "new_session", "remove_session", "set_default", "set_options",
+    "duplicate_space", "get_session", "list_sessions", "new_session", "remove_session", "set_default", "set_options",
     "split_cli_values",
 ]

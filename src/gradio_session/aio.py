@@ -5,7 +5,9 @@ module also wires the core to the background holder (`holder`), which the core n
 """
 
 from .core.call import AsyncCall as Call
-from .core.family import get_session, list_sessions, new_session, remove_session, set_default, set_options
+from .core.family import (
+    duplicate_space, get_session, list_sessions, new_session, remove_session, set_default, set_options,
+)
 from .core.runtime import runtime
 from .core.session import AsyncSession as Session
 from .holder import HolderProcesses
@@ -13,6 +15,6 @@ from .holder import HolderProcesses
 runtime().use_holders(HolderProcesses())
 
 __all__ = [
-    "Call", "Session", "get_session", "list_sessions", "new_session", "remove_session",
+    "Call", "Session", "duplicate_space", "get_session", "list_sessions", "new_session", "remove_session",
     "set_default", "set_options",
 ]

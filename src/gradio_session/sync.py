@@ -195,6 +195,17 @@ def new_session(app: str, *, name: str | None = None, download_path: str | None 
                         token=token, home=home, wait_timeout=wait_timeout, on_stage=on_stage))
 
 
+def duplicate_space(space: str, to: str | None = None, *, hardware: str | None = None,
+                    private: bool | None = None, sleep_time: int | None = None,
+                    secrets: dict[str, str] | None = None, name: str | None = None, token: str | None = None,
+                    home: Path | str | None = None, wait_timeout: float | None = None,
+                    on_stage: Callable[[str], None] | None = None) -> Session:
+    """Duplicate a Hugging Face Space into your account (or `to`), wait for it, make a session on it."""
+    return Session(_run(aio.duplicate_space, space, to, hardware=hardware, private=private, sleep_time=sleep_time,
+                        secrets=secrets, name=name, token=token, home=home, wait_timeout=wait_timeout,
+                        on_stage=on_stage))
+
+
 def get_session(name: str = ".", *, home: Path | str | None = None) -> Session:
     """A session by name, id, or `.` for the default."""
     return Session(_run(aio.get_session, name, home=home))

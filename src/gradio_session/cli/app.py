@@ -57,6 +57,39 @@ def new(app_url: str, name: str | None, download_path: str | None, force: bool, 
                  f"{len(record.app.endpoints)} endpoints)" + (", the default" if record.is_default else "") + ".")
 
 
+@app.command()
+@click.argument("space", help="The Hugging Face Space to copy (owner/name).")
+@click.option("--to", "to", help="The copy's id, NAMESPACE/NAME (default: your account, the same name).")
+@click.option("--hardware", help="Hardware for the copy (e.g. cpu-basic, t4-small).")
+@click.option("--private/--public", default=None, help="The copy's visibility (default: the Hub's).")
+@click.option("--sleep-time", type=int, help="Seconds of inactivity before the copy sleeps (paid hardware).")
+@click.option("--secret", "secrets", multiple=True, metavar="KEY=VALUE", help="A secret of the copy (repeatable).")
+@click.option("--name", help="Session name (default: the copy's id).")
+@click.option("--token", help="Hugging Face token (default: huggingface_hub's: HF_TOKEN, or `hf auth login`).")
+@click.option("--wait-timeout", type=float, help="Seconds the copy gets to build and start (default 300).")
+@json_option
+def duplicate(space: str, to: str | None, hardware: str | None, private: bool | None, sleep_time: int | None,
+              secrets: tuple[str, ...], name: str | None, token: str | None, wait_timeout: float | None,
+              json_: bool) -> None:
+    """Duplicate a Hugging Face Space into your account, wait for it to run, make a session on it."""
+    from .. import aio
+    from ..errors import ParameterError
+
+    out = Output(json_)
+    pairs = [secret.partition("=") for secret in secrets]
+    if any(not key or not eq for key, eq, _ in pairs):
+        raise ParameterError("Give each --secret as KEY=VALUE.")
+    s = _run(aio.duplicate_space(space, to, hardware=hardware, private=private, sleep_time=sleep_time,
+                                 secrets={key: value for key, _, value in pairs} or None, name=name, token=token,
+                                 wait_timeout=wait_timeout,
+                                 on_stage=lambda stage: out.message(f"The copy is {STAGE_NEWS.get(stage, stage)}...")))
+    record = s.repository.get_session(s.id)
+    if json_:
+        out.data(record.to_dict())
+    else:
+        out.line(f"Duplicated {space} as {record.space}; created session {record.name} for {record.app_url}.")
+
+
 @app.command("list")
 @click.argument("pattern", default="*", required=False, help="Glob pattern on names; '.' for the default.")
 @json_option

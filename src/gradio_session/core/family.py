@@ -73,6 +73,24 @@ async def new_session(app: str, *, name: str | None = None, download_path: str |
     return AsyncSession(record, store)
 
 
+async def duplicate_space(space: str, to: str | None = None, *, hardware: str | None = None,
+                          private: bool | None = None, sleep_time: int | None = None,
+                          secrets: dict[str, str] | None = None, name: str | None = None,
+                          token: str | None = None, home: Path | str | None = None,
+                          wait_timeout: float | None = None,
+                          on_stage: Callable[[str], None] | None = None) -> AsyncSession:
+    """Duplicate a Hugging Face Space into your account (or `to`), wait for the copy to run,
+    and create a session on it. A failure after the copy was made says which Space it left."""
+    copy = await spaces.duplicate(space, to, token, hardware=hardware, private=private,
+                                  sleep_time=sleep_time, secrets=secrets)
+    try:
+        return await new_session(copy, name=name, token=token, home=home, wait_timeout=wait_timeout,
+                                 on_stage=on_stage)
+    except GradioSessionError as exc:
+        exc.args = (f"{exc} (The copy {copy} was made: it is on the Hub, without a session.)",)
+        raise
+
+
 async def get_session(name: str = ".", *, home: Path | str | None = None) -> AsyncSession:
     """A session by name, id, or `.` for the default."""
     store = runtime().store(home)

@@ -116,6 +116,21 @@ async def open_space(space: str, token: str | None, *, wait_timeout: float = WAI
             wait = max(wait, exc.retry_after)
 
 
+async def duplicate(space: str, to: str | None, token: str | None, *, hardware: str | None = None,
+                    private: bool | None = None, sleep_time: int | None = None,
+                    secrets: dict[str, str] | None = None) -> str:
+    """Duplicate a Space into the token's account (or `to`, `namespace/name`); its new id."""
+    token, _ = await asyncio.to_thread(token_for, token)
+    if token is None:
+        raise SpaceError("Duplicating a Space needs a Hugging Face token: log in with `hf auth login` or "
+                         "pass --token.")
+    options = {"private": private, "space_hardware": hardware, "space_sleep_time": sleep_time,
+               "space_secrets": [{"key": k, "value": v} for k, v in (secrets or {}).items()] or None}
+    url = await asyncio.to_thread(hub_call, "duplicate_repo", space, token, to_id=to, repo_type="space",
+                                  **{k: v for k, v in options.items() if v is not None})
+    return str(url.repo_id)
+
+
 async def _wake(url: str, token: str | None) -> None:
     """A request to a sleeping Space's host is what wakes it; its answer does not matter."""
     transport = Transport(url, token)
@@ -127,14 +142,14 @@ async def _wake(url: str, token: str | None) -> None:
         await transport.aclose()
 
 
-def hub_call(method: str, space: str, token: str | None) -> Any:
-    """One Hub API call, its failures told apart."""
+def hub_call(method: str, space: str, token: str | None, **options: Any) -> Any:
+    """One Hub API call about a Space, its failures told apart."""
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
     api = HfApi(endpoint=os.environ.get(HUB_ENV) or None, token=token or False)
     try:
-        return getattr(api, method)(space)
+        return getattr(api, method)(space, **options)
     except RepositoryNotFoundError as exc:
         status = exc.response.status_code if exc.response is not None else None
         if status in (401, 403) or token is None:
@@ -151,6 +166,8 @@ def hub_call(method: str, space: str, token: str | None) -> Any:
         if status in (401, 403):
             raise SpaceError(f"The Hub refused the token for the Space {space} (HTTP {status}): log in again "
                              "with `hf auth login`, or pass another --token.") from None
+        if status == 409:
+            raise SpaceError(f"The Hub refused: a Space of that name exists already ({exc}).") from None
         raise SpaceError(f"The Hub answered HTTP {status} for the Space {space}.") from None
     except Exception as exc:
         if not isinstance(exc, OSError) and not type(exc).__module__.startswith(("httpx", "httpcore")):
