@@ -124,11 +124,21 @@ async def duplicate(space: str, to: str | None, token: str | None, *, hardware: 
     if token is None:
         raise SpaceError("Duplicating a Space needs a Hugging Face token: log in with `hf auth login` or "
                          "pass --token.")
-    options = {"private": private, "space_hardware": hardware, "space_sleep_time": sleep_time,
-               "space_secrets": [{"key": k, "value": v} for k, v in (secrets or {}).items()] or None}
-    url = await asyncio.to_thread(hub_call, "duplicate_repo", space, token, to_id=to, repo_type="space",
-                                  **{k: v for k, v in options.items() if v is not None})
+    options = {"private": private, "hardware": hardware, "sleep_time": sleep_time,
+               "secrets": [{"key": k, "value": v} for k, v in (secrets or {}).items()] or None}
+    url = await asyncio.to_thread(_duplicate, space, token, to, {k: v for k, v in options.items() if v is not None})
     return str(url.repo_id)
+
+
+def _duplicate(space: str, token: str, to: str | None, options: dict[str, Any]) -> Any:
+    """huggingface_hub >= 1 duplicates with `duplicate_repo` (Space options prefixed), older
+    releases with `duplicate_space`."""
+    from huggingface_hub import HfApi
+
+    if not hasattr(HfApi, "duplicate_repo"):
+        return hub_call("duplicate_space", space, token, to_id=to, **options)
+    renamed = {k if k == "private" else f"space_{k}": v for k, v in options.items()}
+    return hub_call("duplicate_repo", space, token, to_id=to, repo_type="space", **renamed)
 
 
 async def _wake(url: str, token: str | None) -> None:
