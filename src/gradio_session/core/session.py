@@ -26,6 +26,7 @@ from ..protocol.dialects import dialect_for
 from ..store.repository import Repository
 from ..store.worker import StoreWorker
 from .call import CANCEL_WAIT, AsyncCall
+from . import spaces
 from .channel import Channel, open_channel, token_of
 from .locks import holder_present
 from .runtime import runtime
@@ -114,10 +115,11 @@ class AsyncSession:
             isinstance(failure, ConnectError) and not failure.sent
         if self.record.space is None or not never_sent:
             return False
-        from . import spaces
-
         token = await token_of(self.record, self.repository.home)
-        stage = (await asyncio.to_thread(spaces.hub_call, "get_space_runtime", self.record.space, token)).stage
+        try:
+            stage = (await asyncio.to_thread(spaces.hub_call, "get_space_runtime", self.record.space, token)).stage
+        except GradioSessionError:
+            return False  # the Hub can't say: the call's own failure is the one to hear
         if stage in spaces.GO:
             return False
         warnings.warn(f"The Space {self.record.space} is {stage}: waking it up, and waiting for it.", stacklevel=4)
