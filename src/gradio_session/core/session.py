@@ -102,7 +102,7 @@ class AsyncSession:
                      detach: bool) -> AsyncCall:
         try:
             return await self._start_once(endpoint, args, kwargs, detach=detach)
-        except (ConnectError, QueueFull, CallError) as exc:
+        except (ConnectError, CallError) as exc:  # QueueFull is a CallError
             if not await self._woken(exc):
                 raise
             return await self._start_once(endpoint, args, kwargs, detach=detach)

@@ -39,13 +39,9 @@ class RateLimited(SpaceError):
 
 @dataclass(frozen=True)
 class Space:
-    """A Space as the Hub describes it, once its app runs."""
+    """A Space once its app runs: where the app is, and where the token came from."""
 
-    id: str
     url: str  # the app's own host, e.g. https://owner-name.hf.space
-    sdk: str | None
-    stage: str
-    hardware: str | None
     token_source: str | None  # "given", "HF_TOKEN", "saved login", or None
 
 
@@ -96,7 +92,7 @@ async def open_space(space: str, token: str | None, *, wait_timeout: float = WAI
             on_stage(stage)
         seen = stage
         if stage in GO:
-            return Space(space, url, info.sdk, stage, runtime.hardware if runtime else None, source)
+            return Space(url, source)
         if stage in FAILED:
             why = (runtime.raw.get("errorMessage") if runtime else None) or "no message from the Hub"
             raise SpaceError(f"The Space {space} is {stage}: {why}. See {_page(space)}.")
