@@ -11,14 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, AppServer
+from conftest import APPS, ROOT, AppServer
 
 README = (ROOT / "README.md").read_text()
 DOC_URL = "http://127.0.0.1:7860"
+SPACES = "## Hugging Face Spaces\n"  # its examples run against a Hub stand-in, the rest against the demo app
+SPACES_TEXT = README[README.index(SPACES):README.index("\n## ", README.index(SPACES) + 1)]
+DOC_SPACE = "gradio/hello_world"
 
 
-def blocks(lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
+def blocks(lang: str, text: str = README.replace(SPACES_TEXT, "")) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
 
 
 def test_readme_opens_with_the_two_commands() -> None:
@@ -47,11 +50,39 @@ def test_readme_cli_examples(demo_app: AppServer, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("index", range(len(blocks("python"))))
 def test_readme_python_examples(index: int, demo_app: AppServer, tmp_path: Path) -> None:
-    code = _localize(blocks("python")[index], demo_app, tmp_path / "downloads")
+    _run_python(_localize(blocks("python")[index], demo_app, tmp_path / "downloads"))
+
+
+def _run_python(code: str) -> str:
+    """Run an example; a printed value the README states in a comment
+    (`print(...)  # ['hi hi hi ']`) must appear in its output."""
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                        cwd=ROOT, env=os.environ)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip()
-    # a printed value the README states in a comment (`print(...)  # ['hi hi hi ']`) must appear
     for promised in re.findall(r"^print\(.*#\s*(\[.*\])\s*$", code, flags=re.M):
         assert promised in r.stdout, promised
+    return r.stdout
+
+
+def test_readme_spaces_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Spaces section's examples, with its Space served by a Hub stand-in (asleep first) and
+    a local copy of the Space's app."""
+    from test_spaces import serving_hub
+
+    with AppServer(APPS / "hello_world_app.py") as app:
+        space = {"host": app.url, "stages": ["SLEEPING", "APP_STARTING", "RUNNING"]}
+        with serving_hub({DOC_SPACE: space}, tmp_path, monkeypatch):
+            commands = [line[2:] for block in blocks("console", SPACES_TEXT) for line in block.splitlines()
+                        if line.startswith("$ gradio-session ")]
+            assert len(commands) >= 3 and all(DOC_SPACE in c or "call" in c for c in commands)
+            outputs = []
+            for command in commands:
+                r = subprocess.run([sys.executable, "-m", "gradio_session", *shlex.split(command)[1:]],
+                                   capture_output=True, text=True, timeout=120, cwd=ROOT, env=os.environ)
+                assert r.returncode == 0, f"{command}: {r.stderr}"
+                outputs.append(r.stdout + r.stderr)
+            assert "asleep, waking it up" in outputs[0] and "Hello World!" in outputs[1] and "RUNNING" in outputs[2]
+            (code,) = blocks("python", SPACES_TEXT)
+            printed = _run_python(code.replace(f'"{DOC_SPACE}"', f'"{DOC_SPACE}", name="py"'))
+            assert "RUNNING" in printed and "'hardware': 'cpu-basic'" in printed

@@ -149,6 +149,11 @@ class Session:
         hash and its calls. True when the API changed."""
         return _run(self._inner.refresh)
 
+    def space_runtime(self) -> dict[str, Any] | None:
+        """For a Space's session: its stage, hardware (current and requested) and sleep time, as
+        the Hub says now; None for any other app."""
+        return _run(self._inner.space_runtime)
+
     def view_api(self, endpoint: str | None = None, *, print_info: bool = True) -> str | None:
         """The app's endpoints with their parameters, returns and a call to copy: printed (or,
         `print_info=False`, returned)."""

@@ -23,11 +23,6 @@ from .output import Output
 from .terminal import current
 
 
-STAGE_NEWS = {"SLEEPING": "asleep, waking it up", "STOPPED": "stopped, waking it up", "BUILDING": "building",
-              "APP_STARTING": "starting", "RUNNING_APP_STARTING": "starting", "RUNNING": "running",
-              "RUNNING_BUILDING": "running (a new build is under way)"}
-
-
 @app.command()
 @click.argument("app_url", metavar="APP", help="URL of the Gradio app, or a Hugging Face Space (owner/name).")
 @click.option("--name", help="Session name (default: from the URL, or the Space's id).")
@@ -43,12 +38,9 @@ def new(app_url: str, name: str | None, download_path: str | None, force: bool, 
     from .. import aio
 
     out = Output(json_)
-
-    def on_stage(stage: str) -> None:
-        out.message(f"The Space is {STAGE_NEWS.get(stage, stage)}...")
-
-    s = _run(aio.new_session(app_url, name=name, download_path=download_path, force=force, token=token,
-                             wait_timeout=wait_timeout, on_stage=on_stage))
+    with out.stages("The Space") as on_stage:
+        s = _run(aio.new_session(app_url, name=name, download_path=download_path, force=force, token=token,
+                                 wait_timeout=wait_timeout, on_stage=on_stage))
     record = s.repository.get_session(s.id)
     if json_:
         out.data(record.to_dict())
@@ -79,10 +71,10 @@ def duplicate(space: str, to: str | None, hardware: str | None, private: bool | 
     pairs = [secret.partition("=") for secret in secrets]
     if any(not key or not eq for key, eq, _ in pairs):
         raise ParameterError("Give each --secret as KEY=VALUE.")
-    s = _run(aio.duplicate_space(space, to, hardware=hardware, private=private, sleep_time=sleep_time,
-                                 secrets={key: value for key, _, value in pairs} or None, name=name, token=token,
-                                 wait_timeout=wait_timeout,
-                                 on_stage=lambda stage: out.message(f"The copy is {STAGE_NEWS.get(stage, stage)}...")))
+    with out.stages("The copy") as on_stage:
+        s = _run(aio.duplicate_space(space, to, hardware=hardware, private=private, sleep_time=sleep_time,
+                                     secrets={key: value for key, _, value in pairs} or None, name=name,
+                                     token=token, wait_timeout=wait_timeout, on_stage=on_stage))
     record = s.repository.get_session(s.id)
     if json_:
         out.data(record.to_dict())
@@ -105,8 +97,17 @@ def list_(pattern: str, json_: bool) -> None:
 @session_option
 @json_option
 def show(name: str | None, session: str | None, json_: bool) -> None:
-    """Show one session."""
-    _print_session(_session(_pick(name, session)), json_)
+    """Show one session (for a Space, also its stage and hardware as the Hub says now)."""
+    from ..errors import GradioSessionError
+
+    s = _session(_pick(name, session))
+    now: dict[str, Any] | None = None
+    if s.record.space is not None:
+        try:
+            now = _run(s.space_runtime())
+        except GradioSessionError as exc:
+            now = {"error": str(exc)}
+    _print_session(s, json_, space_now=now)
 
 
 @app.command()

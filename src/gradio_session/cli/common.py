@@ -176,6 +176,7 @@ async def _using(s: AsyncSession) -> AsyncIterator[AsyncSession]:
         await (s.store.flush() if current().served else s.aclose())
 
 
-def _print_session(s: AsyncSession, json_: bool) -> None:
+def _print_session(s: AsyncSession, json_: bool, *, space_now: dict[str, Any] | None = None) -> None:
     """A session with its counts of calls and uploads, as `show` and `set` print it."""
-    Output(json_).session(s.record, s.repository.count_calls(s.id), s.repository.count_uploads(s.id))
+    Output(json_).session(s.record, s.repository.count_calls(s.id), s.repository.count_uploads(s.id),
+                          space_now=space_now)

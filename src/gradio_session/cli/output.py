@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from ..models import Endpoint, Event, SessionRecord, UploadRecord
 
 BAR_FROM = 4 * 1024 * 1024  # bytes: smaller transfers show no bar
+STAGE_NEWS = {"SLEEPING": "asleep, waking it up", "STOPPED": "stopped, waking it up", "BUILDING": "building",
+              "APP_STARTING": "starting", "RUNNING_APP_STARTING": "starting", "RUNNING": "running",
+              "RUNNING_BUILDING": "running (a new build is under way)"}
 LEVEL_COLORS = {"warning": "yellow", "error": "red", "success": "green"}
 
 
@@ -32,6 +35,21 @@ def _console(file: Any, width: int | None = None) -> Console:
     from rich.console import Console
 
     return Console(file=file, highlight=False, soft_wrap=True, width=width)
+
+
+def _space_text(now: dict[str, Any]) -> str:
+    """`RUNNING on cpu-basic`, `SLEEPING (t4-small asked, sleeps after 1 h idle)`, or why the Hub can't say."""
+    if "error" in now:
+        return now["error"]
+    text = str(now["stage"]) + (f" on {now['hardware']}" if now.get("hardware") else "")
+    asked = [f"{now['requested_hardware']} asked"] if now.get("requested_hardware") not in (None, now.get("hardware")) else []
+    if now.get("sleep_time"):
+        asked.append(f"sleeps after {_duration(now['sleep_time'])} idle")
+    return text + (f" ({', '.join(asked)})" if asked else "")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 def _table(**options: Any) -> Any:
@@ -131,8 +149,11 @@ class Output:
             table.add_row("*" if r.is_default else "", r.name, app, r.id, r.download_path or "")
         self.out.print(table)
 
-    def session(self, record: SessionRecord, calls: int, uploads: int) -> None:
+    def session(self, record: SessionRecord, calls: int, uploads: int, *,
+                space_now: dict[str, Any] | None = None) -> None:
         info = {**record.to_dict(), "calls": calls, "uploads": uploads}
+        if space_now is not None:
+            info["space_runtime"] = space_now
         if self.json:
             self.data(info)
             return
@@ -140,6 +161,8 @@ class Output:
         table.add_column(style="bold")
         table.add_column()
         info["created_at"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created_at))
+        if space_now is not None:
+            info["space_runtime"] = _space_text(space_now)
         for key, value in info.items():
             table.add_row(key, "" if value is None else str(value))
         self.out.print(table)
@@ -190,6 +213,23 @@ class Output:
                     self.err.print(Text.from_ansi(line))
 
             yield show
+
+    @contextmanager
+    def stages(self, what: str) -> Iterator[Callable[[str], None]]:
+        """A callback for a Space's stages while it is waited for: a status line with the time
+        waited on a terminal, else a line per stage on stderr."""
+        def news(stage: str) -> str:
+            return f"{what} is {STAGE_NEWS.get(stage, stage)}..."
+
+        if not self.live:
+            yield lambda stage: self.message(news(stage))
+            return
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=self.err,
+                      transient=True) as bar:
+            task = bar.add_task(f"Asking the Hub about {what.lower()}...", total=None)
+            yield lambda stage: bar.update(task, description=news(stage))
 
     def _plain_event(self, event: Event) -> None:
         """An event without a live display: a JSON line, or a line on stderr (no progress, no heartbeats)."""

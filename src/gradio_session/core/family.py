@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import GradioSessionError, SessionError, SessionNotFound
+from ..errors import ConnectError, GradioSessionError, NotAGradioApp, SessionError, SessionNotFound, SpaceError
 from ..models import SessionRecord
 from ..protocol import discovery
 from ..store import tokens
@@ -26,11 +26,16 @@ async def new_session(app: str, *, name: str | None = None, download_path: str |
                       wait_timeout: float | None = None,
                       on_stage: Callable[[str], None] | None = None) -> AsyncSession:
     """Probe a Gradio app and record a new session for it; nothing is recorded on failure.
-    `app` may be a Hugging Face Space (`owner/name`, or its page on the Hub): it is found,
-    woken and waited for (`wait_timeout` s, default 300; each stage told to `on_stage`) first."""
+    `app` may be a Hugging Face Space (`owner/name`, its page on the Hub, or its own
+    `https://owner-name.hf.space` host): it is found, woken and waited for (`wait_timeout` s,
+    default 300; each stage told to `on_stage`) first."""
     store = runtime().store(home)
     repo = store.repository
     space = spaces.space_id(app)
+    if space is None and (label := spaces.space_host(app)) is not None:
+        if name is not None:
+            check_name(name)  # a bad name costs no network
+        space = await spaces.find_by_host(label, token)
     try:  # before the app is probed: a bad name costs no network
         if name is None and space is not None:
             name = space
@@ -49,6 +54,11 @@ async def new_session(app: str, *, name: str | None = None, download_path: str |
     transport = Transport(app_url, token, http=runtime().http)
     try:
         api_url, info = await probe(transport, app_url)
+    except (ConnectError, NotAGradioApp) as exc:
+        if space is None:
+            raise
+        raise SpaceError(f"The Hub says the Space {space} runs, but its app does not answer through the Space's "
+                         f"proxy: {exc} It may be restarting: try again in a minute.") from None
     finally:
         await transport.aclose()
     try:

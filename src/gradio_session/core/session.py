@@ -122,9 +122,18 @@ class AsyncSession:
             return False  # the Hub can't say: the call's own failure is the one to hear
         if stage in spaces.GO:
             return False
-        warnings.warn(f"The Space {self.record.space} is {stage}: waking it up, and waiting for it.", stacklevel=4)
+        if stage not in spaces.FAILED:  # those are raised by open_space, with the Hub's reason
+            warnings.warn(f"The Space {self.record.space} is {stage}: waking it up, and waiting for it.", stacklevel=4)
         await spaces.open_space(self.record.space, token)
         return True
+
+    async def space_runtime(self) -> dict[str, Any] | None:
+        """For a Space's session: its stage, hardware (current and requested) and sleep time, as
+        the Hub says now; None for any other app."""
+        if self.record.space is None:
+            return None
+        token = await token_of(self.record, self.repository.home)
+        return await asyncio.to_thread(spaces.runtime_of, self.record.space, token)
 
     async def _start_once(self, endpoint: str, args: tuple[Any, ...], kwargs: dict[str, Any], *,
                           detach: bool) -> AsyncCall:

@@ -26,7 +26,13 @@ WAIT_TIMEOUT = 300.0  # seconds a Space gets to wake up or build before `new` gi
 GO = frozenset({"RUNNING", "RUNNING_BUILDING"})
 WAKE = frozenset({"SLEEPING", "STOPPED"})
 FAILED = frozenset({"PAUSED", "BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE"})
+RESTART_AFTER = 30.0  # seconds a visited Space may stay asleep before its owner's restart is tried
 _ID = re.compile(r"[A-Za-z0-9][\w-]*/[\w][\w.-]*")
+_HOST = re.compile(r"^(?:https?://)?([a-z0-9][a-z0-9-]*)\.hf\.space(?::\d+)?(?:[/?#].*)?$", re.I)
+
+
+class NoSuchSpace(SpaceError):
+    """The Hub knows no Space of that id that the token can see."""
 
 
 class RateLimited(SpaceError):
@@ -43,6 +49,29 @@ class Space:
 
     url: str  # the app's own host, e.g. https://owner-name.hf.space
     token_source: str | None  # "given", "HF_TOKEN", "saved login", or None
+
+
+def space_host(app: str) -> str | None:
+    """The label of a Space's own host (`https://owner-name.hf.space` -> `owner-name`), else None."""
+    found = _HOST.match(app.strip())
+    return found.group(1).lower() if found else None
+
+
+async def find_by_host(label: str, token: str | None) -> str:
+    """The id of the Space served at `label`.hf.space. The label joins owner and name with a
+    hyphen (and lowercases them), so each split is asked of the Hub until one's host matches."""
+    token = (await asyncio.to_thread(token_for, token))[0]
+    cuts = [i for i, c in enumerate(label) if c == "-"][:6]
+    for cut in cuts:
+        guess = f"{label[:cut]}/{label[cut + 1:]}"
+        try:
+            info = await asyncio.to_thread(hub_call, "space_info", guess, token)
+        except NoSuchSpace:
+            continue
+        if (info.subdomain or "").lower() == label:
+            return str(info.id)
+    raise SpaceError(f"No Space that you can see is served at https://{label}.hf.space: give its id (owner/name); "
+                     "a private one needs `hf auth login` or --token.")
 
 
 def space_id(app: str) -> str | None:
@@ -84,8 +113,8 @@ async def open_space(space: str, token: str | None, *, wait_timeout: float = WAI
     url = (info.host or (f"https://{info.subdomain}.hf.space" if info.subdomain else "")).rstrip("/")
     if not url:
         raise SpaceError(f"The Hub gives no host for the Space {space}; see {_page(space)}.")
-    runtime = info.runtime
-    deadline, wait, woken, seen = time.monotonic() + wait_timeout, 1.0, False, None
+    runtime, waker = info.runtime, _Waker(space, url, token)
+    deadline, wait, seen = time.monotonic() + wait_timeout, 1.0, None
     while True:
         stage = runtime.stage if runtime else "RUNNING"
         if stage != seen and on_stage is not None:
@@ -96,12 +125,12 @@ async def open_space(space: str, token: str | None, *, wait_timeout: float = WAI
         if stage in FAILED:
             why = (runtime.raw.get("errorMessage") if runtime else None) or "no message from the Hub"
             raise SpaceError(f"The Space {space} is {stage}: {why}. See {_page(space)}.")
-        if stage in WAKE and not woken:
-            woken = True
-            await _wake(url, token)
+        if stage in WAKE:
+            await waker.rouse(stage)
         if time.monotonic() + wait > deadline:
+            hint = " Only its owner can restart it." if stage == "STOPPED" and not waker.owned else ""
             raise SpaceError(f"The Space {space} is still {stage} after {wait_timeout:.0f} s; try again later, "
-                             f"or wait longer (--wait-timeout). See {_page(space)}.")
+                             f"or wait longer (--wait-timeout).{hint} See {_page(space)}.")
         await asyncio.sleep(wait)
         wait = min(wait * 1.5, 10.0)
         try:
@@ -137,15 +166,60 @@ def _duplicate(space: str, token: str, to: str | None, options: dict[str, Any]) 
     return hub_call("duplicate_repo", space, token, to_id=to, repo_type="space", **renamed)
 
 
-async def _wake(url: str, token: str | None) -> None:
-    """A request to a sleeping Space's host is what wakes it; its answer does not matter."""
-    transport = Transport(url, token)
+class _Waker:
+    """Wakes a Space that sleeps: a visit to its host first (what wakes a sleeping Space for
+    anyone); a restart through the Hub when the token's user owns it and the visit is not enough
+    (a STOPPED Space, or one still asleep RESTART_AFTER s after the visit)."""
+
+    def __init__(self, space: str, url: str, token: str | None) -> None:
+        self.space, self.url, self.token = space, url, token
+        self.visited: float | None = None
+        self.owned: bool | None = None  # asked of the Hub once, when a restart is considered
+        self.restarted = False
+
+    async def rouse(self, stage: str) -> None:
+        if self.visited is None:
+            self.visited = time.monotonic()
+            await self._visit()
+        if self.restarted or stage != "STOPPED" and time.monotonic() - self.visited < RESTART_AFTER:
+            return
+        if self.owned is None:
+            self.owned = await asyncio.to_thread(_owns, self.space, self.token)
+        if self.owned:
+            self.restarted = True
+            await asyncio.to_thread(hub_call, "restart_space", self.space, self.token)
+
+    async def _visit(self) -> None:
+        transport = Transport(self.url, self.token)
+        try:
+            await transport.request("GET", self.url)
+        except ConnectError:
+            pass  # the visit is what wakes it; its answer does not matter
+        finally:
+            await transport.aclose()
+
+
+def _owns(space: str, token: str | None) -> bool:
+    """Whether the token's user is the Space's owner, or in the organisation that owns it."""
+    if token is None:
+        return False
+    import httpx
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
     try:
-        await transport.request("GET", url)
-    except ConnectError:
-        pass
-    finally:
-        await transport.aclose()
+        me = HfApi(endpoint=os.environ.get(HUB_ENV) or None).whoami(token=token)
+    except (HfHubHTTPError, httpx.HTTPError, OSError):  # no answer: the Space is waited for as anyone's
+        return False
+    owner = space.split("/", 1)[0]
+    return owner == me.get("name") or owner in {org.get("name") for org in me.get("orgs") or []}
+
+
+def runtime_of(space: str, token: str | None) -> dict[str, Any]:
+    """The Space's stage and hardware as the Hub says now (for `show`)."""
+    runtime = hub_call("get_space_runtime", space, token)
+    return {"stage": runtime.stage, "hardware": runtime.hardware, "requested_hardware": runtime.requested_hardware,
+            "sleep_time": runtime.sleep_time}
 
 
 def hub_call(method: str, space: str, token: str | None, **options: Any) -> Any:
@@ -159,9 +233,9 @@ def hub_call(method: str, space: str, token: str | None, **options: Any) -> Any:
     except RepositoryNotFoundError as exc:
         status = exc.response.status_code if exc.response is not None else None
         if status in (401, 403) or token is None:
-            raise SpaceError(f"No Space {space} that you can see: it does not exist, or it is private. Log in "
-                             "with `hf auth login` or pass --token.") from None
-        raise SpaceError(f"No Space {space} on the Hub (HTTP {status}).") from None
+            raise NoSuchSpace(f"No Space {space} that you can see: it does not exist, or it is private. Log in "
+                              "with `hf auth login` or pass --token.") from None
+        raise NoSuchSpace(f"No Space {space} on the Hub (HTTP {status}).") from None
     except HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else None
         if status == 429:
