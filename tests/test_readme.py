@@ -30,9 +30,9 @@ def test_readme_opens_with_the_two_commands() -> None:
 
 
 def _localize(text: str, app: AppServer, downloads: Path) -> str:
-    """The README's URL and download folder -> this test's app and a temporary folder."""
+    """The README's URL, download folder and generated module -> this test's app and temporary paths."""
     return (text.replace(DOC_URL, app.url).replace("./downloads", str(downloads))
-            .replace('"downloads"', repr(str(downloads))))
+            .replace('"downloads"', repr(str(downloads))).replace("demo_api.py", str(downloads.parent / "demo_api.py")))
 
 
 def test_readme_cli_examples(demo_app: AppServer, tmp_path: Path) -> None:
@@ -46,6 +46,7 @@ def test_readme_cli_examples(demo_app: AppServer, tmp_path: Path) -> None:
                            text=True, timeout=120, cwd=ROOT, env=os.environ)
         assert r.returncode == 0, f"{command}: {r.stderr}"
     assert [p.name for p in downloads.iterdir()] == ["reversed-demo_app.py"]
+    assert "class Demo(Generated):" in (tmp_path / "demo_api.py").read_text()
 
 
 @pytest.mark.parametrize("index", range(len(blocks("python"))))

@@ -10,7 +10,7 @@
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
-    AppError, CallCancelled, CallError, CallMayHaveStarted, CallNotFound, CallTimeout, ConnectError, EndpointNotFound, FileTransferError, GradioSessionError,
+    ApiChanged, AppError, CallCancelled, CallError, CallMayHaveStarted, CallNotFound, CallTimeout, ConnectError, EndpointNotFound, FileTransferError, GradioSessionError,
     MaxCallsReached,
     NotAGradioApp, ParameterError, QueueFull, QuotaExceeded, RepositoryError, SessionError, SessionExists,
     SessionNotFound, SpaceError, StreamError, UnsupportedApp,
@@ -20,6 +20,7 @@ from .version import __version__
 if TYPE_CHECKING:
     from . import aio
     from .binding import split_cli_values
+    from .functions import endpoint_help
     from .models import (
         AppInfo, CallRecord, Endpoint, Event, FileData, Output, Parameter, SessionRecord, UploadRecord,
     )
@@ -34,6 +35,7 @@ _LAZY = {  # name -> the module holding it, imported on first use so the CLI sta
     **dict.fromkeys(("AppInfo", "CallRecord", "Endpoint", "Event", "FileData", "Output", "Parameter",
                      "SessionRecord", "UploadRecord"), ".models"),
     "split_cli_values": ".binding",
+    "endpoint_help": ".functions",
 }
 
 
@@ -54,11 +56,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "AppError", "AppInfo", "Call", "CallCancelled", "CallError", "CallMayHaveStarted", "CallNotFound", "CallTimeout", "CallRecord", "ConnectError", "Endpoint",
+    "ApiChanged", "AppError", "AppInfo", "Call", "CallCancelled", "CallError", "CallMayHaveStarted", "CallNotFound", "CallTimeout", "CallRecord", "ConnectError", "Endpoint",
     "EndpointNotFound", "Event", "FileData", "FileTransferError", "GradioSessionError",
     "MaxCallsReached", "NotAGradioApp", "Output",
     "Parameter", "ParameterError", "QueueFull", "QuotaExceeded", "RepositoryError", "Session", "SessionError",
     "SessionExists", "SessionNotFound", "SessionRecord", "SpaceError", "StreamError", "UnsupportedApp", "UploadRecord", "__version__", "aio",
-    "duplicate_space", "get_session", "list_sessions", "new_session", "remove_session", "set_default", "set_options",
+    "duplicate_space", "endpoint_help", "get_session", "list_sessions", "new_session", "remove_session", "set_default", "set_options",
     "split_cli_values",
 ]

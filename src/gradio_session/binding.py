@@ -84,6 +84,33 @@ def check_value(endpoint: Endpoint, param: Parameter, value: Any) -> None:
     if param.file is None and not _fits(schema, value):
         raise ParameterError(f"{endpoint.name}: {_describe(param)} takes {_expected(schema)}, got "
                              f"{_short.repr(value)} ({type(value).__name__}).")
+    choices, many = choices_of(param)
+    if choices is not None and not param.open_choices:
+        wrong = [v for v in (value if many and isinstance(value, (list, tuple)) else [value]) if v not in choices]
+        if wrong:
+            raise ParameterError(f"{endpoint.name}: {_describe(param)} takes {'values' if many else 'one'} of "
+                                 f"{_short.repr(list(choices))}, not {_short.repr(wrong[0])}.")
+    low, high = (param.limits or {}).get("minimum"), (param.limits or {}).get("maximum")
+    if _is("number", value) and (low is not None and value < low or high is not None and value > high):
+        raise ParameterError(f"{endpoint.name}: {_describe(param)} takes a number {_range(low, high)}, not {value!r}.")
+
+
+def _range(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"between {low:g} and {high:g}"
+    return f"of at least {low:g}" if low is not None else f"of at most {high:g}"
+
+
+def choices_of(param: Parameter) -> tuple[tuple[Any, ...] | None, bool]:
+    """The values a Dropdown/Radio/CheckboxGroup parameter takes (its schema's `enum`, or its
+    items' for a multiselect), and whether it takes a list of them; (None, False) for others."""
+    schema = param.schema
+    if isinstance(schema.get("enum"), list):
+        return tuple(schema["enum"]), False
+    items = schema.get("items") if schema.get("type") == "array" else None
+    if isinstance(items, dict) and isinstance(items.get("enum"), list):
+        return tuple(items["enum"]), True
+    return None, False
 
 
 def _schema(param: Parameter) -> dict[str, Any]:

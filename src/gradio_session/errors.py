@@ -88,6 +88,11 @@ class ParameterError(GradioSessionError):
     """The values given don't fit the endpoint's parameters."""
 
 
+class ApiChanged(GradioSessionError):
+    """The app's API is no longer the one a generated module (`gradio-session codegen`) was made
+    from; the message names each endpoint and parameter that changed."""
+
+
 class MaxCallsReached(GradioSessionError):
     """The session holds `max_calls` calls already and its policy is "error"."""
 

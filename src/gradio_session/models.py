@@ -24,6 +24,8 @@ class Parameter:
     has_default: bool = False
     default: Any = None
     file: Literal["one", "many"] | None = None  # a file parameter: one FileData or a list of them
+    limits: dict[str, float] | None = None  # a slider's minimum, maximum and step (from `/config`)
+    open_choices: bool = False  # a dropdown that takes values beyond its choices (allow_custom_value)
 
 
 @dataclass(frozen=True)
@@ -48,18 +50,26 @@ class Endpoint:
     input_state: tuple[bool, ...] = ()
     output_state: tuple[bool, ...] = ()
     generator: bool = False
+    description: str = ""  # the endpoint's own (its function's docstring, or api_description)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Endpoint:
         return cls(
             name=d["name"],
-            parameters=tuple(Parameter(**p) for p in d.get("parameters", ())),
-            returns=tuple(Output(**r) for r in d.get("returns", ())),
+            parameters=tuple(_known(Parameter, p) for p in d.get("parameters", ())),
+            returns=tuple(_known(Output, r) for r in d.get("returns", ())),
             fn_index=d.get("fn_index"),
             input_state=tuple(d.get("input_state", ())),
             output_state=tuple(d.get("output_state", ())),
             generator=bool(d.get("generator", False)),
+            description=d.get("description") or "",
         )
+
+
+def _known(cls: Any, d: dict[str, Any]) -> Any:
+    """A record from its stored dict, leaving out fields a later release added."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
 from . import aio
 from .core.runtime import runtime
 from .files import Progress
+from .functions import Api
 from .models import AppInfo, CallRecord, Endpoint, Event, FileData, SessionRecord, UploadRecord
 
 T = TypeVar("T")
@@ -104,6 +106,11 @@ class Session:
     @property
     def app(self) -> AppInfo:
         return self._inner.app
+
+    @cached_property
+    def api(self) -> Api:
+        """The app's endpoints as typed functions: `s.api.echo("hi")` (see `help(s.api.echo)`)."""
+        return Api(self)
 
     def endpoint(self, name: str) -> Endpoint:
         """The endpoint called `name` (leading slash optional)."""

@@ -185,6 +185,27 @@ def api(endpoint: str | None, session: str | None, json_: bool) -> None:
 
 
 @app.command()
+@session_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the module here (default: stdout).")
+@click.option("--class-name", help="The class's name (default: from the session's name).")
+def codegen(session: str | None, output: str | None, class_name: str | None) -> None:
+    """Write the app's endpoints as a typed Python module (for IDEs and type checkers); reads the
+    app's API first."""
+    from ..codegen import module_source
+
+    s = _session(session)
+    _run(s.refresh())
+    source = module_source(s.name, s.record.app_url, s.app, class_name)
+    if output is None:
+        Output().text(source.rstrip("\n"))
+        return
+    from pathlib import Path
+
+    Path(output).write_text(source)
+    Output().message(f"Wrote {output}: {len(s.app.endpoints)} endpoints of {s.name}.")
+
+
+@app.command()
 @click.argument("paths", nargs=-1, required=True, metavar="FILE...", type=click.Path(),
           help="Local files (URLs pass through).")
 @session_option

@@ -34,8 +34,9 @@ def event_id_argument(help: str, required: bool = True) -> Callable[[F], F]:  # 
     return click.argument("event_id", required=required, help=help)
 
 
-@app.command()
-@click.argument("endpoint", shell_complete=complete_endpoints, help="Endpoint name, with or without the leading '/'.")
+@app.command(context_settings={"help_option_names": []})  # its own --help: also an endpoint's
+@click.argument("endpoint", required=False, shell_complete=complete_endpoints,
+                help="Endpoint name, with or without the leading '/'.")
 @click.argument("values", nargs=-1, metavar="[VALUE | NAME=VALUE]...", help="Values by position, or by name.")
 @session_option
 @click.option("--download-path", help="Download result files here (default: the session's folder).")
@@ -45,12 +46,24 @@ def event_id_argument(help: str, required: bool = True) -> Callable[[F], F]:  # 
 @click.option("--detach", is_flag=True, help="Print the event id and return; a background process holds the call.")
 @heartbeats_option
 @json_option
-def call(endpoint: str, values: tuple[str, ...], session: str | None, download_path: str | None, download: bool,
-         timeout: float | None, detach: bool, max_heartbeats: int | None, json_: bool) -> None:
+@click.option("--help", "-h", "help_", is_flag=True,
+              help="Show this message; after an ENDPOINT, its parameters (types, defaults, choices) and returns.")
+def call(endpoint: str | None, values: tuple[str, ...], session: str | None, download_path: str | None,
+         download: bool, timeout: float | None, detach: bool, max_heartbeats: int | None, json_: bool,
+         help_: bool) -> None:
     """Call an endpoint (file values: a path, URL or FileData JSON); events print as they
     arrive, the result last. Ctrl+C cancels the call on the server (exit status 130)."""
     from .. import split_cli_values
 
+    ctx = click.get_current_context()
+    if endpoint is None:
+        if help_:
+            Output().text(ctx.get_help())
+            return
+        raise click.UsageError("Missing argument 'ENDPOINT'.", ctx)
+    if help_:
+        _endpoint_help(_session(session), endpoint)
+        return
     if timeout is not None and not timeout > 0:
         raise click.BadParameter(f"{timeout} is not a number of seconds above 0.", param_hint="'--timeout'")
     if detach and (timeout is not None or max_heartbeats is not None):
@@ -83,6 +96,15 @@ def call(endpoint: str, values: tuple[str, ...], session: str | None, download_p
     result, downloaded = _run(run())
     if not detach:
         out.result(result, downloaded=downloaded)
+
+
+def _endpoint_help(s: AsyncSession, endpoint: str) -> None:
+    """`call ENDPOINT --help`: how to call it here and in Python, and its docstring."""
+    from .. import endpoint_help
+
+    ep = s.endpoint(endpoint)
+    Output().text(f"Usage: gradio-session call {ep.name.lstrip('/')} [VALUE | NAME=VALUE]... [OPTIONS]  "
+                  f"(session {s.name})\nIn Python: s.api.{endpoint_help(ep)}")
 
 
 async def _start_holder(out: Output, s: AsyncSession) -> None:

@@ -10,11 +10,13 @@ import asyncio
 import os
 import time
 import warnings
+from functools import cached_property
 from pathlib import Path
 from typing import Any, get_args
 
 from .. import files, paths
 from ..binding import bind, find_endpoint
+from ..functions import Api
 from ..errors import (
     CallError, CallNotFound, ConnectError, EndpointNotFound, GradioSessionError, MaxCallsReached, ParameterError,
     QueueFull,
@@ -63,6 +65,11 @@ class AsyncSession:
     @property
     def repository(self) -> Repository:
         return self.store.repository
+
+    @cached_property
+    def api(self) -> Api:
+        """The app's endpoints as typed functions: `s.api.echo("hi")` (see `help(s.api.echo)`)."""
+        return Api(self)
 
     def endpoint(self, name: str) -> Endpoint:
         """The endpoint called `name` (leading slash optional)."""

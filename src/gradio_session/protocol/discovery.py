@@ -66,6 +66,7 @@ def parse_app(info: dict[str, Any], config: dict[str, Any] | None) -> AppInfo:
                 python_type=(p.get("python_type") or {}).get("type", "Any"),
                 component=p.get("component"),
                 **_default(p, shown[i] if i < len(shown) else {}),
+                **_props(shown[i] if i < len(shown) else {}),
                 file=file_kind(p),
             )
             for i, p in enumerate(spec.get("parameters", []))
@@ -88,6 +89,7 @@ def parse_app(info: dict[str, Any], config: dict[str, Any] | None) -> AppInfo:
             input_state=tuple(i in state_ids for i in dep.get("inputs", [])),
             output_state=tuple(o in state_ids for o in dep.get("outputs", [])),
             generator=bool((dep.get("types") or {}).get("generator")),
+            description=str(spec.get("description") or ""),
         )
     app_id = config.get("app_id")
     version = config.get("version") or info.get("version")
@@ -120,6 +122,15 @@ def _default(param: dict[str, Any], component: dict[str, Any]) -> dict[str, Any]
         return {"has_default": bool(param["parameter_has_default"]), "default": param.get("parameter_default")}
     value = (component.get("props") or {}).get("value")
     return {"has_default": value is not None, "default": value}
+
+
+def _props(component: dict[str, Any]) -> dict[str, Any]:
+    """What `/config` adds to a parameter: a slider's (or number's) bounds, a dropdown open to
+    other values."""
+    props = component.get("props") or {}
+    limits = {k: float(props[k]) for k in ("minimum", "maximum", "step") if isinstance(props.get(k), (int, float))}
+    return {"limits": limits if component.get("type") in ("slider", "number") and limits else None,
+            "open_choices": bool(props.get("allow_custom_value"))}
 
 
 def info_from_config(config: dict[str, Any]) -> dict[str, Any]:
