@@ -151,6 +151,8 @@ def test_cli_json_events(demo_app: AppServer) -> None:
     r = cli("call", "/stream", "n=3", "--json")
     assert r.returncode == 0, r.stderr
     lines = json_lines(r.stdout)
-    assert all(set(line) == {"num", "ts", "event", "data"} for line in lines)
+    assert all(set(line) == {"num", "ts", "event", "data", "session", "event_id"} for line in lines)
+    assert {(line["session"], line["event_id"]) for line in lines} == {("127.0.0.1:" + demo_app.url.rsplit(":", 1)[1],
+                                                                         gs.list_sessions()[0].calls()[0].event_id)}
     assert [line["num"] for line in lines] == list(range(1, len(lines) + 1))
     assert lines[-1]["event"] == "complete" and lines[-1]["data"] == ["0 1 2 "]

@@ -253,13 +253,14 @@ def test_cli_max_heartbeats_message(beat_app: AppServer) -> None:
 # --- the repository ------------------------------------------------------------------------------
 
 
-def test_version_2_repository_gains_the_reader_column(home: Path, demo_app: AppServer) -> None:
+def test_version_2_repository_gains_the_reader_and_fed_by_columns(home: Path, demo_app: AppServer) -> None:
     from gradio_session.store.repository import SCHEMA_VERSION
 
     s = gs.new_session(demo_app.url, name="old")
     assert s.call("echo", "kept") == ["kept"]
     db = sqlite3.connect(home / "sessions.db")
     db.execute("ALTER TABLE calls DROP COLUMN reader")
+    db.execute("ALTER TABLE calls DROP COLUMN fed_by")  # version 6's
     db.execute("PRAGMA user_version = 2")
     db.commit()
     db.close()
@@ -269,5 +270,5 @@ def test_version_2_repository_gains_the_reader_column(home: Path, demo_app: AppS
     assert [c["status"] for c in json_lines(r.stdout)[0]] == ["complete"]
     db = sqlite3.connect(home / "sessions.db")
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert "reader" in {row[1] for row in db.execute("PRAGMA table_info(calls)")}
+    assert {"reader", "fed_by"} <= {row[1] for row in db.execute("PRAGMA table_info(calls)")}
     db.close()

@@ -108,6 +108,15 @@ def test_downloads_land_in_the_folder(files_app: AppServer, sample: Path, tmp_pa
     assert Path(other["path"]).parent == tmp_path / "other"
 
 
+def test_a_compressed_download(files_app: AppServer, tmp_path: Path) -> None:
+    """Gradio gzips bigger text files: their Content-Length counts the bytes sent, not the file's."""
+    s = gs.new_session(files_app.url, name="gz", download_path=str(tmp_path / "dl"))
+    text = tmp_path / "big.txt"
+    text.write_text("gradio-session " * 4000)  # 60 KB that compress well
+    (out,) = s.call("same", text)
+    assert Path(out["path"]).read_text() == text.read_text()
+
+
 def test_result_files_are_downloaded_by_default(files_app: AppServer, sample: Path, home: Path) -> None:
     """No folder set: the files land in the session's own folder under the repository, so a
     result's `path` is always a file on this machine; `download=False` keeps them remote."""

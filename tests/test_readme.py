@@ -41,10 +41,12 @@ def test_readme_cli_examples(demo_app: AppServer, tmp_path: Path) -> None:
                 if line.startswith("$ gradio-session ")]
     assert len(commands) >= 10
     for command in commands:
-        args = shlex.split(_localize(command, demo_app, downloads))[1:]
-        r = subprocess.run([sys.executable, "-m", "gradio_session", *args], capture_output=True,
-                           text=True, timeout=120, cwd=ROOT, env=os.environ)
-        assert r.returncode == 0, f"{command}: {r.stderr}"
+        piped = ""  # `A | gradio-session B`: A's output is B's input
+        for part in _localize(command, demo_app, downloads).split(" | "):
+            r = subprocess.run([sys.executable, "-m", "gradio_session", *shlex.split(part)[1:]], input=piped,
+                               capture_output=True, text=True, timeout=120, cwd=ROOT, env=os.environ)
+            assert r.returncode == 0, f"{command}: {r.stderr}"
+            piped = r.stdout
     assert [p.name for p in downloads.iterdir()] == ["reversed-demo_app.py"]
     assert "class Demo(Generated):" in (tmp_path / "demo_api.py").read_text()
 

@@ -207,6 +207,15 @@ class Api:
         def invoke(*args: Any, **kwargs: Any) -> Any:
             return session.invoke(ep.name, *values(args, kwargs))
 
+        def map_from(upstream: Any, *, policy: str = "last", values: dict[str, Any] | None = None,
+                     **mapping: int) -> Any:
+            unknown = sorted(set(mapping) - set(names) | set(values or {}) - set(names))
+            if unknown:
+                raise ParameterError(f"{ident}() has no parameter {', '.join(map(repr, unknown))}: it takes "
+                                     f"{', '.join(names)}.")
+            return session.feed(ep.name, upstream, {names[k]: v for k, v in mapping.items()},
+                                values={names[k]: v for k, v in (values or {}).items()}, policy=policy)
+
         if self._async:
             async def function(*args: Any, **kwargs: Any) -> Any:
                 return _shaped(ep, await session.call(ep.name, *values(args, kwargs)))
@@ -228,7 +237,11 @@ class Api:
             made.__name__ = made.__qualname__ = ident if made is function else f"{ident}.{made.__name__}"
             made.__signature__ = sig if made is function else sig.replace(return_annotation=inspect.Signature.empty)
             made.__doc__ = doc
-        function.invoke, function.stream = invoke, stream  # type: ignore[attr-defined]
+        map_from.__name__, map_from.__qualname__ = "map_from", f"{ident}.map_from"
+        map_from.__doc__ = (f"Start {ident}(...) with another call's outputs: map_from(call, NAME=OUTPUT_INDEX..., "
+                            "values={NAME: VALUE}, policy='last' (its result) or 'each' (each partial result, "
+                            "the previous call cancelled)). Returns the Call.")
+        function.invoke, function.stream, function.map_from = invoke, stream, map_from  # type: ignore[attr-defined]
         return function
 
 

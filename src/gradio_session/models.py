@@ -199,6 +199,7 @@ class CallRecord:
     error: str | None = None
     queue_wait: float | None = None  # seconds from the start to the `started` event
     reader: str | None = None  # the process reading its stream; None: left to the session's holder
+    fed_by: dict[str, Any] | None = None  # the call whose result fed it: {"session", "event_id"}
 
     @property
     def duration(self) -> float | None:

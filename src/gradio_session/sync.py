@@ -151,6 +151,14 @@ class Session:
         calls still running only with `force`. Returns the event ids gone (or, dry_run, to go)."""
         return _run(self._inner.forget, event_id, completed=completed, all=all, force=force, dry_run=dry_run)
 
+    def feed(self, endpoint: str, upstream: Call, mapping: dict[str, int], *,
+             values: dict[str, Any] | None = None, policy: str = "last") -> Call:
+        """Start `endpoint` with the outputs of another call (`mapping`: parameter -> output
+        index) and other `values`: from its result (`policy="last"`), or again at each of its
+        partial results (`"each"`, the previous downstream call cancelled)."""
+        return Call(_run(self._inner.feed, endpoint, upstream._inner, mapping, values=values,
+                         policy=policy))  # type: ignore[arg-type]
+
     def refresh(self) -> bool:
         """Read the app's API again (after a redeploy); the session keeps its Gradio session
         hash and its calls. True when the API changed."""

@@ -144,15 +144,13 @@ class Transport:
                 if r.status_code >= 400:
                     await r.aread()
                     raise FileTransferError(f"Downloading {url} failed (HTTP {r.status_code}): {r.text[:200]}")
-                total = int(r.headers.get("content-length") or 0) or None
-                done = 0
+                total = int(r.headers.get("content-length") or 0) or None  # of the bytes sent (maybe gzipped)
                 async for chunk in r.aiter_bytes():
                     out.write(chunk)
-                    done += len(chunk)
                     if progress:
-                        progress(done, total)
-                if total is not None and done != total:
-                    raise StreamError(f"The server sent {done} of {total} bytes.")
+                        progress(r.num_bytes_downloaded, total)
+                if total is not None and r.num_bytes_downloaded != total:
+                    raise StreamError(f"The server sent {r.num_bytes_downloaded} of {total} bytes.")
 
     @asynccontextmanager
     async def sse(self, url: str, params: dict[str, str] | None = None

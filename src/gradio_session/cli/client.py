@@ -39,6 +39,8 @@ def _server(argv: list[str]) -> tuple[str, str] | None:
     """(folder, key) of the server for this command, or None when it runs here only."""
     if not argv or argv[0] not in SERVED or not hasattr(os, "fork"):  # POSIX: Unix sockets, flock
         return None
+    if any(arg == "--map" or arg.startswith("--map=") for arg in argv):  # it reads this process's stdin
+        return None
     from .. import paths
 
     if os.environ.get(paths.SERVER_ENV, "1").lower() in ("0", "no", "off", "false"):

@@ -66,6 +66,7 @@ class Output:
 
     def __init__(self, json_mode: bool = False) -> None:
         self.json = json_mode
+        self.call: dict[str, str] = {}  # JSON event lines name their call: {"session", "event_id"}
         self.term = current()
         self.stdout, self.stderr = self.term.stdout, self.term.stderr
 
@@ -178,7 +179,7 @@ class Output:
 
     def event(self, event: Event) -> None:
         if self.json:
-            self.data(event.to_dict())
+            self.data({**event.to_dict(), **self.call})
         else:
             click.echo(_event_line(event), file=self.stderr)
 
@@ -243,7 +244,7 @@ class Output:
         mode the `complete` event said it all, unless files were downloaded: then one more line."""
         if self.json:
             if downloaded:
-                self.data({"event": "downloaded", "data": values})
+                self.data({"event": "downloaded", "data": values, **self.call})
             return
         for value in values if isinstance(values, list) else [values]:
             self.line(value if isinstance(value, str) else _jsonable(value))

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from ..errors import CallTimeout, GradioSessionError, ParameterError, StreamError
 from ..files import find_files
-from ..models import Endpoint, Event
+from ..models import Endpoint, Event, SessionRecord
 from .state import CallState
 
 CANCEL_WAIT = 5.0  # seconds the server gets to end a cancelled call's stream
@@ -20,8 +20,12 @@ ABANDON_WAIT = 2.0  # seconds a cancelled task spends telling the server to canc
 class CallOwner(Protocol):
     """What a call needs of its session (`session.AsyncSession`)."""
 
+    record: SessionRecord
+
     @property
     def name(self) -> str: ...
+
+    def endpoint(self, name: str) -> Endpoint: ...
 
     async def post_cancel(self, endpoint: Endpoint, event_id: str) -> bool: ...
 

@@ -28,7 +28,7 @@ from ..protocol.dialects import dialect_for
 from ..store.repository import Repository
 from ..store.worker import StoreWorker
 from .call import CANCEL_WAIT, AsyncCall
-from . import spaces
+from . import pipes, spaces
 from .channel import Channel, open_channel, token_of
 from .locks import holder_present
 from .runtime import runtime
@@ -163,6 +163,13 @@ class AsyncSession:
             if self.dialect.queued(ep) or self.dialect.own_connection:
                 return await channel.join(ep, values, detach=detach)
             return await channel.own.post(ep, values)
+
+    async def feed(self, endpoint: str, upstream: AsyncCall, mapping: dict[str, int], *,
+                   values: dict[str, Any] | None = None, policy: pipes.Policy = "last") -> AsyncCall:
+        """Start `endpoint` with the outputs of another call (`mapping`: parameter -> output
+        index) and other `values`: from its result (`policy="last"`), or again at each of its
+        partial results (`"each"`, the previous downstream call cancelled). See `core/pipes.py`."""
+        return await pipes.feed(self, endpoint, upstream, mapping, values, policy)
 
     async def refresh(self) -> bool:
         """Read the app's API again (after a redeploy); the session keeps its Gradio session

@@ -18,7 +18,8 @@ from typing import TypeVar
 from ..errors import RepositoryError
 
 T = TypeVar("T")
-SCHEMA_VERSION = 5  # 2: uploads; 3: calls.reader; 4: sessions.beats; 5: sessions.space, token_source
+SCHEMA_VERSION = 6  # 2: uploads; 3: calls.reader; 4: sessions.beats; 5: sessions.space, token_source;
+# 6: calls.fed_by
 BUSY_RETRY_S = 120.0  # beyond SQLite's own 30 s busy timeout
 
 SCHEMA = """
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS calls (
     finished_at REAL,
     error TEXT,
     reader TEXT,
+    fed_by TEXT,
     PRIMARY KEY (session_id, event_id)
 );
 CREATE INDEX IF NOT EXISTS calls_by_start ON calls (session_id, started_at);
@@ -123,8 +125,10 @@ class Database:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 db.execute(statement)
-        if "reader" not in {r[1] for r in db.execute("PRAGMA table_info(calls)")}:
-            db.execute("ALTER TABLE calls ADD COLUMN reader TEXT")
+        call_columns = {r[1] for r in db.execute("PRAGMA table_info(calls)")}
+        for column in ("reader", "fed_by"):
+            if column not in call_columns:
+                db.execute(f"ALTER TABLE calls ADD COLUMN {column} TEXT")
         columns = {r[1] for r in db.execute("PRAGMA table_info(sessions)")}
         for column, kind in (("beats", "INTEGER NOT NULL DEFAULT 0"), ("space", "TEXT"), ("token_source", "TEXT")):
             if column not in columns:

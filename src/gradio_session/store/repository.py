@@ -277,6 +277,11 @@ class Repository:
              *(sorted(TERMINAL_STATUSES) if if_running else ())),
         ))
 
+    def set_fed_by(self, session_id: str, event_id: str, fed_by: dict[str, Any]) -> None:
+        """Record the call whose result fed this one (`{"session", "event_id"}`)."""
+        self._db.write(lambda db: db.execute("UPDATE calls SET fed_by = ? WHERE session_id = ? AND event_id = ?",
+                                             (_dumps(fed_by), session_id, event_id)))
+
     def claim_call(self, session_id: str, event_id: str | None, reader: str) -> list[CallRecord]:
         """Become the reader of running calls joined for the session's holder (reader unset):
         the one of `event_id`, or all of them. Returns the calls claimed."""
@@ -307,7 +312,8 @@ class Repository:
             CallRecord(event_id=r["event_id"], session_id=r["session_id"], endpoint=r["endpoint"],
                        inputs=json.loads(r["inputs_json"]), status=r["status"],
                        started_at=r["started_at"], finished_at=r["finished_at"], error=r["error"],
-                       queue_wait=r["queue_wait"], reader=r["reader"])
+                       queue_wait=r["queue_wait"], reader=r["reader"],
+                       fed_by=json.loads(r["fed_by"]) if r["fed_by"] else None)
             for r in rows
         ]
 
