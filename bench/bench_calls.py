@@ -225,6 +225,16 @@ class GsSync:
         self.s.close()
 
 
+class GsApi(GsSync):
+    """The same session through its typed function, `s.api.echo(text)`: what signature
+    binding and the checks before sending cost."""
+
+    label = "gradio-session s.api.echo"
+
+    def _echo(self, text: str) -> Any:
+        return self.s.api.echo(text)
+
+
 def outcome(fut: cf.Future[Any] | asyncio.Future[Any]) -> Any:
     """A finished future's result, or the exception it ended with (CancelledError included)."""
     try:
@@ -453,12 +463,14 @@ class NodeBench:
         pass
 
 
-CLIENTS = ["gs-sync", "gs-aio", "gradio_client", "node", "raw"]
+CLIENTS = ["gs-sync", "gs-api", "gs-aio", "gradio_client", "node", "raw"]
 
 
 def make(kind: str, app: App, loop: asyncio.AbstractEventLoop, worker: NodeWorker | None) -> Bench:
     if kind == "gs-sync":
         return GsSync(app, "bench-sync")
+    if kind == "gs-api":
+        return GsApi(app, "bench-api")
     if kind == "gs-aio":
         return GsAsync(app, "bench-aio", loop)
     if kind == "gradio_client":
@@ -557,7 +569,7 @@ def cli_cold_start(app: App, reps: int) -> dict[str, list[float]]:
 # --- the report ---------------------------------------------------------------------------------
 
 
-LABELS = {"gs-sync": GsSync.label, "gs-aio": GsAsync.label, "gradio_client": GradioClientBench.label,
+LABELS = {"gs-sync": GsSync.label, "gs-api": GsApi.label, "gs-aio": GsAsync.label, "gradio_client": GradioClientBench.label,
           "node": NodeBench.label, "raw": Raw.label}
 
 

@@ -16,18 +16,20 @@ from .models import AppInfo, Endpoint
 from .sync import Session, get_session
 from .version import __version__
 
-_RESERVED = {"session", "SESSION", "API", "API_HASH"}  # the base's names: no method may take them
+_RESERVED = {"session", "SESSION", "API", "API_HASH", "_call", "_checked"}  # the base's: no method takes them
 
 
 def module_source(session_name: str, app_url: str, app: AppInfo, class_name: str | None = None) -> str:
     """The module's source for an app's API (as a session read it)."""
-    cls = class_name or "".join(w.capitalize() for w in identifier(session_name, set()).split("_") if w) or "App"
+    cls = class_name or "".join(w.capitalize() for w in identifier(session_name, set()).split("_") if w)
+    if class_name is None and not cls.isidentifier():  # `127.0.0.1:7860` -> App12700017860
+        cls = f"App{cls}"
     if not cls.isidentifier() or keyword.iskeyword(cls):
         raise ParameterError(f"{cls!r} is not a valid class name: give one with --class-name.")
-    taken, methods, results = set(_RESERVED), [], []
+    taken, classes, methods, results = set(_RESERVED), {cls, "Generated", "FileData"}, [], []
     for ep in app.endpoints.values():
         name = identifier(ep.name, taken)
-        result = f"{name.title().replace('_', '')}Result" if len(ep.returns) > 1 else None
+        result = identifier(f"{name.title().replace('_', '')}Result", classes) if len(ep.returns) > 1 else None
         if result:
             results.append(_named_tuple(result, ep))
         methods.append(_method(name, ep, result))

@@ -195,7 +195,7 @@ class Api:
     def _function(self, ident: str, ep: Endpoint) -> Callable[..., Any]:
         sig, names, session = signature(ep), parameter_names(ep), self._session
 
-        def values(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+        def checked(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
             """Checked against the signature and the API (types, choices, bounds): nothing is
             sent for a wrong value."""
             try:
@@ -205,7 +205,7 @@ class Api:
             return bind(ep, (), {names[k]: v for k, v in bound.arguments.items()})
 
         def invoke(*args: Any, **kwargs: Any) -> Any:
-            return session.invoke(ep.name, *values(args, kwargs))
+            return session.invoke(ep.name, *checked(args, kwargs))
 
         def map_from(upstream: Any, *, policy: str = "last", values: dict[str, Any] | None = None,
                      **mapping: int) -> Any:
@@ -218,18 +218,18 @@ class Api:
 
         if self._async:
             async def function(*args: Any, **kwargs: Any) -> Any:
-                return _shaped(ep, await session.call(ep.name, *values(args, kwargs)))
+                return _shaped(ep, await session.call(ep.name, *checked(args, kwargs)))
 
             async def stream(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-                call = await session.invoke(ep.name, *values(args, kwargs))
+                call = await session.invoke(ep.name, *checked(args, kwargs))
                 async for event in call.events():
                     yield event
         else:
             def function(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-                return _shaped(ep, session.call(ep.name, *values(args, kwargs)))
+                return _shaped(ep, session.call(ep.name, *checked(args, kwargs)))
 
             def stream(*args: Any, **kwargs: Any) -> Iterator[Any]:  # type: ignore[misc]
-                yield from session.invoke(ep.name, *values(args, kwargs)).events()
+                yield from session.invoke(ep.name, *checked(args, kwargs)).events()
 
         made: Any
         for made, doc in ((function, docstring(ep)), (invoke, f"Start {ident}(...) and return its Call."),
@@ -260,6 +260,8 @@ def type_source(tp: Any) -> str:
         return "None"
     if tp == FilePath:
         return "str | os.PathLike[str] | FileData"
+    if tp is os.PathLike:
+        return "os.PathLike[str]"
     origin, args = getattr(tp, "__origin__", None), getattr(tp, "__args__", ())
     if origin is Literal:
         return f"Literal[{', '.join(repr(a) for a in args)}]"
