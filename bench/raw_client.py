@@ -28,7 +28,6 @@ class RawQueueClient:
         self.reader: asyncio.Task[None] | None = None
         self.sem = asyncio.Semaphore(32)
         self.joining = 0  # joins sent but not answered: their messages may already be streaming
-        self.joining = 0  # joins sent but not answered: their messages may already be streaming
 
     async def call(self, *data: Any) -> Any:
         self.joining += 1
