@@ -47,7 +47,7 @@ def test_a_signature_from_the_api(s: gs.Session) -> None:
     chat = inspect.signature(s.api.chat)
     assert list(chat.parameters) == ["message", "data", "history", "table"]  # the state is the session's
     assert chat.parameters["data"].default is inspect.Parameter.empty
-    assert sorted(dir(s.api)) == ["chat", "files", "settings"]
+    assert sorted(dir(s.api)) == ["chat", "files", "pick", "refill", "settings"]
 
 
 def test_help_reads_well(s: gs.Session) -> None:
@@ -100,6 +100,13 @@ def test_wrong_values_are_refused_before_anything_is_sent(s: gs.Session, kwargs:
     with pytest.raises(gs.ParameterError, match=r"chat\(\): missing a required argument: 'data'"):
         s.api.chat("no data")
     assert s.calls() == []
+
+
+def test_choices_an_app_changes_are_not_enforced(s: gs.Session) -> None:
+    """A dropdown some event updates may take other values in the session: the app judges them."""
+    assert "One of ['vanilla', 'mint'] (or another value)." in s.api.pick.__doc__
+    s.api.refill()
+    assert s.api.pick("mango") == "mango"
 
 
 def test_the_async_session_has_them_too(typed_app: AppServer) -> None:

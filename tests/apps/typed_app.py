@@ -51,5 +51,10 @@ with gr.Blocks() as demo:
     gr.Button("chat").click(chat, [message, chatbot, table, data, state], [chatbot, rows, echoed, turns, state],
                             api_name="chat")
 
+    flavour = gr.Dropdown(["vanilla", "mint"], value="vanilla", label="Flavour")  # choices the app changes
+    gr.Button("refill").click(lambda: gr.Dropdown(choices=["vanilla", "mint", "mango"]), None, flavour,
+                              api_name="refill")
+    gr.Button("pick").click(lambda f: f, flavour, gr.Textbox(label="Picked"), api_name="pick")
+
 if __name__ == "__main__":
     demo.queue().launch(server_name="127.0.0.1", server_port=int(sys.argv[1]), quiet=True)

@@ -54,6 +54,7 @@ def parse_app(info: dict[str, Any], config: dict[str, Any] | None) -> AppInfo:
         if d.get("api_name")
     }
     components = {c.get("id"): c for c in config.get("components", [])}
+    updated = {o for d in config.get("dependencies", []) for o in d.get("outputs", [])}  # props may change
     endpoints: dict[str, Endpoint] = {}
     for name, spec in (info.get("named_endpoints") or {}).items():
         fn_index, dep = deps.get(name, (None, {}))
@@ -66,7 +67,7 @@ def parse_app(info: dict[str, Any], config: dict[str, Any] | None) -> AppInfo:
                 python_type=(p.get("python_type") or {}).get("type", "Any"),
                 component=p.get("component"),
                 **_default(p, shown[i] if i < len(shown) else {}),
-                **_props(shown[i] if i < len(shown) else {}),
+                **_props(shown[i] if i < len(shown) else {}, updated),
                 file=file_kind(p),
             )
             for i, p in enumerate(spec.get("parameters", []))
@@ -124,13 +125,15 @@ def _default(param: dict[str, Any], component: dict[str, Any]) -> dict[str, Any]
     return {"has_default": value is not None, "default": value}
 
 
-def _props(component: dict[str, Any]) -> dict[str, Any]:
-    """What `/config` adds to a parameter: a slider's (or number's) bounds, a dropdown open to
-    other values."""
+def _props(component: dict[str, Any], updated: set[Any]) -> dict[str, Any]:
+    """What `/config` adds to a parameter: a slider's (or number's) bounds, and whether a
+    dropdown takes values beyond its choices. A component some event updates may get other
+    choices or bounds in a session (`gr.update(choices=...)`): then neither is enforced here."""
     props = component.get("props") or {}
     limits = {k: float(props[k]) for k in ("minimum", "maximum", "step") if isinstance(props.get(k), (int, float))}
-    return {"limits": limits if component.get("type") in ("slider", "number") and limits else None,
-            "open_choices": bool(props.get("allow_custom_value"))}
+    fixed = component.get("id") not in updated
+    return {"limits": limits if fixed and component.get("type") in ("slider", "number") and limits else None,
+            "open_choices": bool(props.get("allow_custom_value")) or not fixed}
 
 
 def info_from_config(config: dict[str, Any]) -> dict[str, Any]:
