@@ -16,7 +16,7 @@ from typing import Any, Literal, Union
 import pytest
 
 import gradio_session as gs
-from conftest import APPS, AppServer, cli, free_port
+from conftest import APPS, AppServer, cli, free_port, gradio_versions
 from gradio_session import functions
 from gradio_session.models import Endpoint, FileData, Parameter
 
@@ -47,7 +47,8 @@ def test_a_signature_from_the_api(s: gs.Session) -> None:
     chat = inspect.signature(s.api.chat)
     assert list(chat.parameters) == ["message", "data", "history", "table"]  # the state is the session's
     assert chat.parameters["data"].default is inspect.Parameter.empty
-    assert sorted(dir(s.api)) == ["chat", "files", "pick", "refill", "settings"]
+    assert sorted(dir(s.api)) == ["chat", "copy", "files", "pick", "refill", "settings"]
+    assert inspect.signature(s.api.copy).return_annotation is gs.FileDict  # a file comes back as a dict
 
 
 def test_help_reads_well(s: gs.Session) -> None:
@@ -139,6 +140,19 @@ def test_names_that_are_not_identifiers() -> None:
     assert text.startswith("image_to_text(class_: str") and "class_: str ('class' in the app's API)" in text
 
 
+@pytest.mark.parametrize("version", [v for v in gradio_versions() if v.startswith("3.")])
+def test_keyword_and_repeated_names_on_a_real_app(version: str) -> None:
+    """Gradio 3.x names parameters after their labels: `class`, `lambda`, `Text` twice."""
+    with AppServer(APPS / "labels_app.py", python=gradio_versions()[version]) as app:
+        s = gs.new_session(app.url, name="labels")
+        assert [p.name for p in s.endpoint("join").parameters] == ["class", "lambda", "text", "text_2"]
+        assert list(inspect.signature(s.api.join).parameters) == ["class_", "lambda_", "text", "text_2"]
+        assert s.api.join("k", lambda_="l", text="t", text_2="u") == "k|l|t|u"
+        assert "class_: str ('class' in the app's API)" in s.api.join.__doc__
+        r = cli("call", "join", "class=k", "lambda=l", "text=t", "text_2=u", "--session", "labels")
+        assert r.returncode == 0 and r.stdout == "k|l|t|u\n", r.stderr
+
+
 def test_the_cli_prints_an_endpoints_help(s: gs.Session) -> None:
     r = cli("call", "settings", "--help", "--session", "typed")
     assert r.returncode == 0 and r.stdout.startswith("Usage: gradio-session call settings"), r.stderr
@@ -158,7 +172,9 @@ app = Typed()
 settings = app.settings("hi", count=3, model="large", tags=["r", "g"])
 reply: ChatResult = app.chat("hello", {"k": 1})
 turns: float = reply.turns
-print(settings["model"], turns)
+copied = app.copy("sample.py")
+size: int | None = copied["size"]
+print(settings["model"], turns, open(copied["path"]).read() == open("sample.py").read())
 '''
 WRONG = '''from typed_client import Typed
 
@@ -166,6 +182,7 @@ app = Typed()
 app.settings(count="3")
 app.settings(model="medium")
 n: str = app.chat("x", None).turns
+where: int = app.copy("wrong.py")["path"]
 '''
 
 
@@ -189,10 +206,11 @@ def test_a_generated_module_type_checks(s: gs.Session, tmp_path: Path) -> None:
     assert checked.returncode == 1
     for line, wrong in ((4, '"count" to "settings" of "Typed" has incompatible type "str"; expected "int"'),
                         (5, "\"Literal['medium']\"; expected \"Literal['small', 'large']\""),
-                        (6, 'Incompatible types in assignment (expression has type "float", variable has type "str")')):
+                        (6, 'Incompatible types in assignment (expression has type "float", variable has type "str")'),
+                        (7, 'Incompatible types in assignment (expression has type "str", variable has type "int")')):
         assert f"wrong.py:{line}: error:" in checked.stdout and wrong in checked.stdout, checked.stdout
     ran = subprocess.run([sys.executable, "sample.py"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert ran.returncode == 0 and ran.stdout == "large 1\n", ran.stderr
+    assert ran.returncode == 0 and ran.stdout == "large 1 True\n", ran.stderr
 
 
 def test_a_generated_module_notices_a_changed_api(tmp_path: Path) -> None:

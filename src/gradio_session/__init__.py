@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .binding import split_cli_values
     from .functions import endpoint_help
     from .models import (
-        AppInfo, CallRecord, Endpoint, Event, FileData, Output, Parameter, SessionRecord, UploadRecord,
+        AppInfo, CallRecord, Endpoint, Event, FileData, FileDict, Output, Parameter, SessionRecord, UploadRecord,
     )
     from .sync import (
         Call, Session, duplicate_space, get_session, list_sessions, new_session, remove_session, set_default,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 _LAZY = {  # name -> the module holding it, imported on first use so the CLI starts fast
     **dict.fromkeys(("Call", "Session", "duplicate_space", "get_session", "list_sessions", "new_session",
                      "remove_session", "set_default", "set_options"), ".sync"),
-    **dict.fromkeys(("AppInfo", "CallRecord", "Endpoint", "Event", "FileData", "Output", "Parameter",
+    **dict.fromkeys(("AppInfo", "CallRecord", "Endpoint", "Event", "FileData", "FileDict", "Output", "Parameter",
                      "SessionRecord", "UploadRecord"), ".models"),
     "split_cli_values": ".binding",
     "endpoint_help": ".functions",
@@ -57,7 +57,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ApiChanged", "AppError", "AppInfo", "Call", "CallCancelled", "CallError", "CallMayHaveStarted", "CallNotFound", "CallTimeout", "CallRecord", "ConnectError", "Endpoint",
-    "EndpointNotFound", "Event", "FileData", "FileTransferError", "GradioSessionError",
+    "EndpointNotFound", "Event", "FileData", "FileDict", "FileTransferError", "GradioSessionError",
     "MaxCallsReached", "NotAGradioApp", "Output",
     "Parameter", "ParameterError", "QueueFull", "QuotaExceeded", "RepositoryError", "Session", "SessionError",
     "SessionExists", "SessionNotFound", "SessionRecord", "SpaceError", "StreamError", "UnsupportedApp", "UploadRecord", "__version__", "aio",

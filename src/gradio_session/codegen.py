@@ -45,7 +45,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal, NamedTuple, cast
 
-from gradio_session import FileData
+from gradio_session import FileData, FileDict
 from gradio_session.codegen import Generated
 
 API_HASH = {app.api_hash!r}

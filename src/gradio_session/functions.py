@@ -15,7 +15,7 @@ from typing import Any, Literal, Union
 
 from .binding import bind, choices_of
 from .errors import ParameterError
-from .models import Endpoint, FileData, Parameter
+from .models import Endpoint, FileData, FileDict, Parameter
 
 _KINDS: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool, "null": type(None)}
 FilePath = Union[str, os.PathLike, FileData]  # what a file parameter takes (a path, a URL, FileData)
@@ -58,6 +58,9 @@ def schema_type(schema: Any, *, open_choices: bool = False) -> Any:
     branches = schema.get("anyOf") or schema.get("oneOf")
     if isinstance(branches, list) and branches:
         return _union([schema_type(b, open_choices=open_choices) for b in branches])
+    props = schema.get("properties")
+    if isinstance(props, dict) and "path" in props and ("url" in props or "meta" in props):
+        return FileDict  # FileData, ImageData...: a file, as a result gives it back
     if isinstance(schema.get("enum"), list) and schema["enum"] and not open_choices:
         return Literal[tuple(schema["enum"])]
     kind_of = schema.get("type")

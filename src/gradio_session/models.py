@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 CallStatus = Literal["queued", "running", "heartbeat_expired", "complete", "error", "failed",
                      "cancelled", "timed_out", "interrupted"]
@@ -149,6 +149,18 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         return {"num": self.num, "ts": self.ts, "event": self.name, "data": self.data}
+
+
+class FileDict(TypedDict, total=False):
+    """A file in a call's result, as the dict it comes back as (`path` is local once downloaded)."""
+
+    path: str
+    url: str | None
+    size: int | None
+    orig_name: str | None
+    mime_type: str | None
+    is_stream: bool
+    meta: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ with gr.Blocks() as demo:
     gr.Button("chat").click(chat, [message, chatbot, table, data, state], [chatbot, rows, echoed, turns, state],
                             api_name="chat")
 
+    gr.Button("copy").click(lambda path: path, gr.File(label="Original", type="filepath"), gr.File(label="Copy"),
+                            api_name="copy")
     flavour = gr.Dropdown(["vanilla", "mint"], value="vanilla", label="Flavour")  # choices the app changes
     gr.Button("refill").click(lambda: gr.Dropdown(choices=["vanilla", "mint", "mango"]), None, flavour,
                               api_name="refill")
