@@ -114,3 +114,17 @@ def test_the_cli_pipes_json_events_into_another_call(demo_app: AppServer, other_
     assert r.returncode == 2 and "no call result on stdin" in r.stderr
     r = _piped(up, "call", "reverse_file", str(sample), "--map", "path=0", "--session", "b")
     assert r.returncode == 2 and "given a value and mapped from stdin" in r.stderr
+
+
+def test_the_cli_starts_the_call_at_each_partial_result(demo_app: AppServer) -> None:
+    s = gs.new_session(demo_app.url, name="each-cli")
+    up = cli("call", "stream", "4", "--session", "each-cli", "--json")
+    event_id = json.loads(up.stdout.splitlines()[0])["event_id"]
+    down = _piped(up, "call", "echo", "--map", "text=0", "--each", "--session", "each-cli")
+    assert down.returncode == 0 and down.stdout == "0 1 2 3 \n", down.stderr
+    assert down.stderr.count("from a partial result") == 4
+    fed = [c for c in s.calls() if c.endpoint == "/echo"]
+    assert len(fed) == 5 and all(c.fed_by == {"session": "each-cli", "event_id": event_id} for c in fed)
+    assert fed[-1].status == "complete" and all(c.status in ("complete", "cancelled") for c in fed)
+    r = cli("call", "echo", "--each", "--session", "each-cli")
+    assert r.returncode == 2 and "--each goes with --map" in r.stderr

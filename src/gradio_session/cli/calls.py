@@ -47,16 +47,19 @@ def event_id_argument(help: str, required: bool = True) -> Callable[[F], F]:  # 
 @click.option("--map", "maps", multiple=True, metavar="NAME=INDEX",
               help="Feed parameter NAME from output INDEX of the call whose JSON events come on stdin "
                    "(`gradio-session call A ... --json | gradio-session call B --map NAME=INDEX`).")
+@click.option("--each", is_flag=True, help="With --map: also start the call at each partial result on stdin as it "
+                                            "comes (the one started before is cancelled).")
 @heartbeats_option
 @json_option
 @click.option("--help", "-h", "help_", is_flag=True,
               help="Show this message; after an ENDPOINT, its parameters (types, defaults, choices) and returns.")
 def call(endpoint: str | None, values: tuple[str, ...], session: str | None, download_path: str | None,
-         download: bool, timeout: float | None, detach: bool, maps: tuple[str, ...], max_heartbeats: int | None,
-         json_: bool, help_: bool) -> None:
+         download: bool, timeout: float | None, detach: bool, maps: tuple[str, ...], each: bool,
+         max_heartbeats: int | None, json_: bool, help_: bool) -> None:
     """Call an endpoint (file values: a path, URL or FileData JSON); events print as they
     arrive, the result last. Ctrl+C cancels the call on the server (exit status 130)."""
     from .. import split_cli_values
+    from . import feeding
 
     ctx = click.get_current_context()
     if endpoint is None:
@@ -76,22 +79,18 @@ def call(endpoint: str | None, values: tuple[str, ...], session: str | None, dow
     s = _session(session)
     ep = s.endpoint(endpoint)
     args, kwargs = split_cli_values(ep, list(values))
-    fed_by = None
-    if maps:
-        fed, fed_by = _fed(maps, s.record.app_url)
-        both = sorted(set(fed) & set(kwargs)) or [p.name for p in ep.parameters[:len(args)] if p.name in fed]
-        if both:
-            raise click.BadParameter(f"{', '.join(both)}: given a value and mapped from stdin; choose one.",
-                                     param_hint="'--map'")
-        kwargs.update(fed)
+    if each and not maps:
+        raise click.BadParameter("--each goes with --map.", param_hint="'--each'")
+    mapped = feeding.mapping(maps, ep, args, kwargs) if maps else {}
     # a wait that may give up leaves the call to the holder (apps without the queue have none)
     held = detach or (max_heartbeats is not None and s.can_detach(endpoint))
 
     async def run() -> tuple[Any, bool]:
         async with _using(s):
+            fed, fed_by = await feeding.fed(out, s, endpoint, args, kwargs, mapped, each=each) if mapped else ({}, None)
             if held:
                 await _start_holder(out, s)
-            c = await (s.detach if held else s.invoke)(endpoint, *args, **kwargs)
+            c = await (s.detach if held else s.invoke)(endpoint, *args, **kwargs, **fed)
             out.call = {"session": s.name, "event_id": c.event_id}
             if fed_by:
                 await s.store.run(s.repository.set_fed_by, s.id, c.event_id, fed_by)
@@ -110,52 +109,6 @@ def call(endpoint: str | None, values: tuple[str, ...], session: str | None, dow
     result, downloaded = _run(run())
     if not detach:
         out.result(result, downloaded=downloaded)
-
-
-def _fed(maps: tuple[str, ...], app_url: str) -> tuple[dict[str, Any], dict[str, str] | None]:
-    """`--map NAME=INDEX...`: the values taken from the result of the call whose JSON events
-    (`call ... --json`) come on stdin, and that call (`{"session", "event_id"}`). Files pass on
-    as the app gave them when that call's session is on the same app (`app_url`), else as the
-    call downloaded them (to be uploaded again)."""
-    import json
-    import sys
-
-    from .. import aio
-    from ..errors import SessionNotFound
-
-    mapping: dict[str, int] = {}
-    for item in maps:
-        name, _, index = item.partition("=")
-        if not name or not index.lstrip("-").isdigit():
-            raise click.BadParameter(f"{item!r}: give NAME=INDEX (an output's index).", param_hint="'--map'")
-        mapping[name] = int(index)
-    try:
-        lines = [json.loads(line) for line in sys.stdin if line.strip()]
-    except ValueError as exc:
-        raise click.BadParameter(f"stdin is not the JSON events of a call ({exc}): pipe "
-                                 "`gradio-session call ENDPOINT ... --json` into it.", param_hint="'--map'") from None
-    ends = [line for line in lines if isinstance(line, dict) and line.get("event") in ("complete", "downloaded", "error")]
-    if not ends:
-        raise click.BadParameter("no call result on stdin: pipe `gradio-session call ENDPOINT ... --json` into it.",
-                                 param_hint="'--map'")
-    if ends[-1]["event"] == "error":
-        raise click.BadParameter(f"the call on stdin failed ({ends[-1].get('data')}): nothing to map.",
-                                 param_hint="'--map'")
-    last = ends[-1]
-    if last["event"] == "downloaded" and last.get("session"):
-        try:
-            upstream = _run(aio.get_session(last["session"]))
-        except SessionNotFound:
-            upstream = None
-        if upstream is not None and upstream.record.app_url == app_url:
-            last = next(line for line in reversed(ends) if line["event"] == "complete")
-    results = last.get("data") or []
-    for key, at in mapping.items():
-        if not -len(results) <= at < len(results):
-            raise click.BadParameter(f"the call on stdin has {len(results)} output(s): {key}={at} names none.",
-                                     param_hint="'--map'")
-    fed_by = {k: last[k] for k in ("session", "event_id") if k in last} or None
-    return {key: results[at] for key, at in mapping.items()}, fed_by
 
 
 def _endpoint_help(s: AsyncSession, endpoint: str) -> None:
