@@ -171,16 +171,21 @@ class Api:
         self._session = session
         self._async = inspect.iscoroutinefunction(session.call)
         self._made: dict[tuple[str, str | None], Callable[..., Any]] = {}
+        self._named: tuple[str | None, dict[str, Endpoint]] = ("", {})  # (api_hash, identifier -> endpoint)
 
     def _endpoints(self) -> dict[str, Endpoint]:
-        taken: set[str] = set()
-        return {identifier(name, taken): ep for name, ep in self._session.app.endpoints.items()}
+        """Identifier -> endpoint, made again only when the session read another API."""
+        app = self._session.app
+        if self._named[0] != app.api_hash:
+            taken: set[str] = set()
+            self._named = (app.api_hash, {identifier(name, taken): ep for name, ep in app.endpoints.items()})
+        return self._named[1]
 
     def __dir__(self) -> list[str]:
         return sorted(self._endpoints())
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        if name.startswith("__") or name in ("_session", "_async", "_made"):  # copy, pickle: not endpoints
+        if name.startswith("__") or name in ("_session", "_async", "_made", "_named"):  # copy, pickle: not endpoints
             raise AttributeError(name)
         endpoints = self._endpoints()
         if name not in endpoints:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import aio
+from .core.pipes import Policy
 from .core.runtime import runtime
 from .files import Progress
 from .functions import Api
@@ -152,12 +153,11 @@ class Session:
         return _run(self._inner.forget, event_id, completed=completed, all=all, force=force, dry_run=dry_run)
 
     def feed(self, endpoint: str, upstream: Call, mapping: dict[str, int], *,
-             values: dict[str, Any] | None = None, policy: str = "last") -> Call:
+             values: dict[str, Any] | None = None, policy: Policy = "last") -> Call:
         """Start `endpoint` with the outputs of another call (`mapping`: parameter -> output
         index) and other `values`: from its result (`policy="last"`), or again at each of its
         partial results (`"each"`, the previous downstream call cancelled)."""
-        return Call(_run(self._inner.feed, endpoint, upstream._inner, mapping, values=values,
-                         policy=policy))  # type: ignore[arg-type]
+        return Call(_run(self._inner.feed, endpoint, upstream._inner, mapping, values=values, policy=policy))
 
     def refresh(self) -> bool:
         """Read the app's API again (after a redeploy); the session keeps its Gradio session
