@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "Python >= 3.10 needed"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,batch]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -43,6 +43,7 @@ bench: $(STAMP) matrix
 	$(BIN)/python bench/bench_calls.py
 	$(BIN)/python bench/bench_oneshot.py
 	$(BIN)/python bench/bench_versions.py
+	$(BIN)/python bench/bench_batch.py
 
 clean:
 	rm -rf $(VENV) .venv-gradio .pytest_cache bench/results

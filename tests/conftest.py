@@ -162,6 +162,38 @@ def cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None,
     )
 
 
+def on_a_terminal(*args: str, timeout: float = 60,
+                  env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run `gradio-session ARGS` with stderr a terminal (a pty): the process, and what the
+    terminal was sent (stdout stays a pipe)."""
+    import pty
+    import threading
+
+    leader, follower = pty.openpty()
+    screen = bytearray()
+
+    def read() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal's other end closed
+                return
+            if not chunk:
+                return
+            screen.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        r = subprocess.run([sys.executable, "-m", "gradio_session", *args], stderr=follower, stdout=subprocess.PIPE,
+                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    finally:
+        os.close(follower)
+        reader.join(timeout=5)
+        os.close(leader)
+    return r, screen.decode(errors="replace")
+
+
 def wait_for(check: Callable[[], object], timeout: float = 30) -> None:
     """Poll `check` until it is true; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -29,7 +29,7 @@ def test_sync_and_async_functions_match() -> None:
     for name in ("new_session", "duplicate_space", "get_session", "list_sessions", "remove_session"):
         assert _params(getattr(sync, name)) == _params(getattr(aio, name)), name
     for name in ("invoke", "call", "calls", "endpoint", "upload", "uploads", "refresh", "view_api", "forget",
-                 "get_call_record"):
+                 "get_call_record", "map"):
         assert _params(getattr(sync.Session, name)) == _params(getattr(aio.Session, name)), name
     for name in ("events", "result"):
         assert _params(getattr(sync.Call, name)) == _params(getattr(aio.Call, name)), name

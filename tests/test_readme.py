@@ -47,7 +47,8 @@ def test_readme_cli_examples(demo_app: AppServer, tmp_path: Path) -> None:
                                capture_output=True, text=True, timeout=120, cwd=ROOT, env=os.environ)
             assert r.returncode == 0, f"{command}: {r.stderr}"
             piped = r.stdout
-    assert [p.name for p in downloads.iterdir()] == ["reversed-demo_app.py"]
+    assert sorted(p.name for p in downloads.iterdir()) == ["echoed.jsonl", "reversed-demo_app.py", "sums.parquet"]
+    assert len((downloads / "echoed.jsonl").read_text().splitlines()) == 12
     assert "class Demo(Generated):" in (tmp_path / "demo_api.py").read_text()
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import gradio_session as gs
-from conftest import APPS, AppServer, cli, free_port
+from conftest import APPS, AppServer, cli, free_port, on_a_terminal
 
 STANDIN = Path(__file__).resolve().parent / "hub_standin.py"
 TOKEN = "hf_testtoken123456"
@@ -169,34 +169,7 @@ def test_the_cli_says_each_stage(hub: Hub) -> None:
 
 def test_on_a_terminal_the_stages_are_one_status_line(hub: Hub) -> None:
     """stderr a terminal: one line, rewritten at each stage, with the time waited; gone at the end."""
-    import pty
-    import subprocess
-    import sys
-    import threading
-
-    leader, follower = pty.openpty()
-    screen = bytearray()
-
-    def read() -> None:
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the terminal's other end closed
-                return
-            if not chunk:
-                return
-            screen.extend(chunk)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        r = subprocess.run([sys.executable, "-m", "gradio_session", "new", "alice/sleepy"], stderr=follower,
-                           stdout=subprocess.PIPE, text=True, timeout=60)
-    finally:
-        os.close(follower)
-        reader.join(timeout=5)
-        os.close(leader)
-    shown = screen.decode(errors="replace")
+    r, shown = on_a_terminal("new", "alice/sleepy")
     assert r.returncode == 0 and "Created session alice/sleepy" in r.stdout, shown
     assert "The Space is asleep, waking it up..." in shown and "The Space is starting..." in shown
     assert "0:00:0" in shown and "\x1b[" in shown  # Rich's elapsed time, and its rewriting of the line

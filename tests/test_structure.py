@@ -11,7 +11,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "gradio_session"
 ROOT = PACKAGE.parent.parent
 BUDGET = 450  # lines; "about 400"
-PUBLIC = {"gradio_session", "gradio_session.aio", "gradio_session.codegen", "gradio_session.errors", "gradio_session.models",
+PUBLIC = {"gradio_session", "gradio_session.aio", "gradio_session.batch", "gradio_session.codegen", "gradio_session.errors", "gradio_session.models",
           "gradio_session.paths", "gradio_session.version"}
 
 

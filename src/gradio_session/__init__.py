@@ -10,7 +10,7 @@
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
-    ApiChanged, AppError, CallCancelled, CallError, CallMayHaveStarted, CallNotFound, CallTimeout, ConnectError, EndpointNotFound, FileTransferError, GradioSessionError,
+    ApiChanged, AppError, BatchError, CallCancelled, CallError, CallMayHaveStarted, CallNotFound, CallTimeout, ConnectError, EndpointNotFound, FileTransferError, GradioSessionError,
     MaxCallsReached,
     NotAGradioApp, ParameterError, QueueFull, QuotaExceeded, RepositoryError, SessionError, SessionExists,
     SessionNotFound, SpaceError, StreamError, UnsupportedApp,
@@ -18,11 +18,12 @@ from .errors import (
 from .version import __version__
 
 if TYPE_CHECKING:
-    from . import aio
+    from . import aio, batch
     from .binding import split_cli_values
     from .functions import endpoint_help
     from .models import (
-        AppInfo, CallRecord, Endpoint, Event, FileData, FileDict, Output, Parameter, SessionRecord, UploadRecord,
+        AppInfo, BatchRecord, CallRecord, Endpoint, Event, FileData, FileDict, Output, Parameter, Row, RowResult,
+        SessionRecord, UploadRecord,
     )
     from .sync import (
         Call, Session, duplicate_space, get_session, list_sessions, new_session, remove_session, set_default,
@@ -33,7 +34,7 @@ _LAZY = {  # name -> the module holding it, imported on first use so the CLI sta
     **dict.fromkeys(("Call", "Session", "duplicate_space", "get_session", "list_sessions", "new_session",
                      "remove_session", "set_default", "set_options"), ".sync"),
     **dict.fromkeys(("AppInfo", "CallRecord", "Endpoint", "Event", "FileData", "FileDict", "Output", "Parameter",
-                     "SessionRecord", "UploadRecord"), ".models"),
+                     "SessionRecord", "UploadRecord", "BatchRecord", "Row", "RowResult"), ".models"),
     "split_cli_values": ".binding",
     "endpoint_help": ".functions",
 }
@@ -43,8 +44,8 @@ def __getattr__(name: str) -> Any:
     """Load the records and the HTTP machinery on first use, so `gradio-session --help` starts fast."""
     import importlib
 
-    if name == "aio":
-        return importlib.import_module(".aio", __name__)
+    if name in ("aio", "batch"):
+        return importlib.import_module(f".{name}", __name__)
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'gradio_session' has no attribute {name!r}")
@@ -56,11 +57,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ApiChanged", "AppError", "AppInfo", "Call", "CallCancelled", "CallError", "CallMayHaveStarted", "CallNotFound", "CallTimeout", "CallRecord", "ConnectError", "Endpoint",
+    "ApiChanged", "AppError", "AppInfo", "BatchError", "BatchRecord", "Call", "CallCancelled", "CallError", "CallMayHaveStarted", "CallNotFound", "CallTimeout", "CallRecord", "ConnectError", "Endpoint",
     "EndpointNotFound", "Event", "FileData", "FileDict", "FileTransferError", "GradioSessionError",
-    "MaxCallsReached", "NotAGradioApp", "Output",
+    "MaxCallsReached", "NotAGradioApp", "Output", "Row", "RowResult",
     "Parameter", "ParameterError", "QueueFull", "QuotaExceeded", "RepositoryError", "Session", "SessionError",
-    "SessionExists", "SessionNotFound", "SessionRecord", "SpaceError", "StreamError", "UnsupportedApp", "UploadRecord", "__version__", "aio",
+    "SessionExists", "SessionNotFound", "SessionRecord", "SpaceError", "StreamError", "UnsupportedApp", "UploadRecord", "__version__", "aio", "batch",
     "duplicate_space", "endpoint_help", "get_session", "list_sessions", "new_session", "remove_session", "set_default", "set_options",
     "split_cli_values",
 ]

@@ -21,6 +21,7 @@
     │   ├── CallCancelled           the call was cancelled on the server
     │   ├── CallTimeout             the call outlived its timeout (and was cancelled)
     │   └── CallMayHaveStarted      the request reached the app but its answer was lost
+    ├── BatchError                  a batch can't run: bad input or output, output in use, extra missing
     └── RepositoryError             the session repository can't be read or written
 """
 
@@ -156,6 +157,11 @@ class CallTimeout(CallError):
 class CallMayHaveStarted(CallError):
     """A call was sent, but the connection died before the app answered: it may be running
     without an event id to follow it by. It is never sent again on our own."""
+
+
+class BatchError(GradioSessionError):
+    """A batch can't start or go on: its input can't be read, its output belongs to another
+    batch or another process writes it, or the optional extra it needs is not installed."""
 
 
 class RepositoryError(GradioSessionError):

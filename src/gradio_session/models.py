@@ -222,3 +222,58 @@ class CallRecord:
         data = dataclasses.asdict(self)
         del data["reader"]
         return {**data, "duration": self.duration}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One input row of a batch: its place in the input, its key, the call's values."""
+
+    index: int
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    key: Any = None  # the row's identity in the output: its key column's value, else its index
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """What one row of a batch (or `Session.map`) gave: the outputs, or the error."""
+
+    index: int
+    status: Literal["ok", "error"]
+    outputs: Any = None
+    error: str | None = None
+    error_type: str | None = None  # the error's class name (`AppError`, `ParameterError`...)
+    duration: float = 0.0  # seconds of the last attempt
+    attempts: int = 1
+    session: str | None = None
+    key: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A batch run as the repository keeps it: its rows live in its output file."""
+
+    id: str
+    sessions: list[str]
+    endpoint: str
+    input: str
+    output: str
+    engine: str
+    status: str  # running, complete, interrupted, failed
+    started_at: float
+    total: int | None = None
+    done: int = 0
+    failed: int = 0
+    finished_at: float | None = None
+    error: str | None = None
+    workers: list[dict[str, Any]] = field(default_factory=list)  # Dask workers' own sessions
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

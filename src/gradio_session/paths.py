@@ -6,6 +6,8 @@
     <home>/holders/<session>.log         the holder's error log
     <home>/tokens/<session>              a token, when no OS keyring is available (0600)
     <home>/downloads/<session name>/     result files, unless the session or the call names a folder
+    <home>/locks/batch-<hash>.lock       held by the process running the batch that writes an output file
+    <home>/batches/<batch id>/           the repository of a Dask batch's worker sessions (same machine)
     <home>/run/<key>                     the socket of a CLI server (one per directory and environment),
                                          with <key>.lock, .pid, .log and .last (the last cold `call`)
 """
@@ -54,6 +56,16 @@ def holder_log(home: Path, session_id: str) -> Path:
 
 def token_file(home: Path, session_id: str) -> Path:
     return home / "tokens" / session_id
+
+
+def batch_lock(home: Path, output: Path) -> Path:
+    import hashlib
+
+    return home / "locks" / f"batch-{hashlib.sha256(str(output).encode()).hexdigest()[:16]}.lock"
+
+
+def batch_home(home: Path, batch_id: str) -> Path:
+    return home / "batches" / batch_id
 
 
 def downloads(home: Path, session_name: str, session_id: str) -> Path:

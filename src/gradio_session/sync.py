@@ -7,17 +7,18 @@ alive between calls, lets many threads call at once, and works inside Jupyter's 
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
 from . import aio
+from .core.mapping import OnError
 from .core.pipes import Policy
 from .core.runtime import runtime
 from .files import Progress
 from .functions import Api
-from .models import AppInfo, CallRecord, Endpoint, Event, FileData, SessionRecord, UploadRecord
+from .models import AppInfo, CallRecord, Endpoint, Event, FileData, RowResult, SessionRecord, UploadRecord
 
 T = TypeVar("T")
 
@@ -25,6 +26,18 @@ T = TypeVar("T")
 def _run(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
     """Run a coroutine function of the core on the process's private loop and wait for it."""
     return runtime().run_blocking(fn, *args, **kwargs)
+
+
+def _drained(items: AsyncIterator[T]) -> Iterator[T]:
+    """An async generator of the core read item by item on the private loop; closed there too."""
+    try:
+        while True:
+            try:
+                yield _run(items.__anext__)
+            except StopAsyncIteration:
+                return
+    finally:
+        _run(items.aclose)  # type: ignore[attr-defined]  # an async generator
 
 
 class Call:
@@ -61,15 +74,7 @@ class Call:
         """The call's events, live until it ends: from the first, or those numbered above
         `after`, or from where a wait stopped by `max_heartbeats` heartbeats in a row stopped
         (the call is then `heartbeat_expired`). Cancelled as `timed_out` after `timeout` s."""
-        stream = self._inner.events(timeout=timeout, max_heartbeats=max_heartbeats, after=after)
-        try:
-            while True:
-                try:
-                    yield _run(stream.__anext__)
-                except StopAsyncIteration:
-                    return
-        finally:
-            _run(stream.aclose)  # type: ignore[attr-defined]  # an async generator
+        return _drained(self._inner.events(timeout=timeout, max_heartbeats=max_heartbeats, after=after))
 
     def result(self, *, timeout: float | None = None, download_path: str | Path | None = None,
                download: bool = True) -> Any:
@@ -158,6 +163,17 @@ class Session:
         index) and other `values`: from its result (`policy="last"`), or again at each of its
         partial results (`"each"`, the previous downstream call cancelled)."""
         return Call(_run(self._inner.feed, endpoint, upstream._inner, mapping, values=values, policy=policy))
+
+    def map(self, endpoint: str, rows: Iterable[Any], *, concurrency: int = 8, ordered: bool = True,
+            on_error: OnError = "record", retries: int = 3, rate: float | None = None,
+            download: bool = True) -> Iterator[RowResult]:
+        """Run every row through `endpoint`, `concurrency` calls at a time: one RowResult per row
+        as they finish (in input order when `ordered`). A row is a dict of named values, a tuple
+        of values in order, or the one value. A row's error is its result (`on_error="record"`)
+        or ends the map (`"raise"`); transient failures are retried (`retries`), `rate` caps the
+        calls per second. `rows` is read lazily; the calls stay out of the call history."""
+        return _drained(self._inner.map(endpoint, rows, concurrency=concurrency, ordered=ordered,
+                                        on_error=on_error, retries=retries, rate=rate, download=download))
 
     def refresh(self) -> bool:
         """Read the app's API again (after a redeploy); the session keeps its Gradio session

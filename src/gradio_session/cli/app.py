@@ -248,8 +248,9 @@ def refresh(name: str | None, session: str | None) -> None:
 
 
 from . import calls  # noqa: E402 - the commands about calls, registered after these
+from . import batching  # noqa: E402,I001 - then those about batches
 
-COMMAND_MODULES = (calls,)
+COMMAND_MODULES = (calls, batching)
 
 
 def run(argv: list[str]) -> int:

@@ -293,6 +293,25 @@ class Output:
             table.add_row(when, os.path.basename(u.local_path), str(u.size), u.sha256[:12], u.local_path)
         self.out.print(table)
 
+    def batches(self, records: list[Any]) -> None:
+        """Batch records (`gradio-session batches`): JSON, or a table."""
+        if self.json:
+            self.data([r.to_dict() for r in records])
+            return
+        if not records:
+            self.message("No batches recorded.")
+            return
+        table = _table(box=None, pad_edge=False)
+        for col in ("id", "status", "endpoint", "rows", "failed", "started"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("output", overflow="fold")
+        for r in records:
+            rows = f"{r.done}/{r.total}" if r.total is not None else str(r.done)
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at))
+            table.add_row(r.id, r.status, r.endpoint, rows, str(r.failed), when, r.output)
+        wide = self.out if self.out.is_terminal else _console(self.stdout, 160)
+        wide.print(table)
+
     def calls(self, calls: list[Any]) -> None:
         if self.json:
             self.data([c.to_dict() for c in calls])

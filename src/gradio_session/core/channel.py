@@ -126,12 +126,15 @@ class Channel:
         return AsyncCall(self._owner, state, inputs, started_at, follower), state
 
     async def recorded(self, endpoint: Endpoint, event_id: str, values: list[Any], reader: str | None,
-                        follow: bool = False) -> tuple[AsyncCall, CallState]:
-        """The call the server accepted, recorded before anyone is told its event id."""
+                        follow: bool = False, keep: bool = True) -> tuple[AsyncCall, CallState]:
+        """The call the server accepted, recorded before anyone is told its event id (unless not
+        `keep`: a batch's row, read here only, its output the record)."""
         call, state = self._new_call(endpoint, event_id, values, time.time(), follow=follow)
-        await self.store.run(self.store.repository.add_call, CallRecord(
-            event_id=event_id, session_id=self.record.id, endpoint=endpoint.name, inputs=values,
-            status="queued", started_at=call.started_at, reader=reader))
+        state.recorded = keep
+        if keep:
+            await self.store.run(self.store.repository.add_call, CallRecord(
+                event_id=event_id, session_id=self.record.id, endpoint=endpoint.name, inputs=values,
+                status="queued", started_at=call.started_at, reader=reader))
         return call, state
 
     async def send(self, endpoint: Endpoint, values: list[Any], url: str, body: dict[str, Any]) -> Response:
@@ -180,13 +183,15 @@ class Channel:
     def _start_reader(self) -> None:
         self._reader = self._reader or asyncio.get_running_loop().create_task(self._read())
 
-    async def join(self, endpoint: Endpoint, values: list[Any], *, detach: bool = False) -> AsyncCall:
+    async def join(self, endpoint: Endpoint, values: list[Any], *, detach: bool = False,
+                   keep: bool = True) -> AsyncCall:
         """Queue a call and route its messages to the returned AsyncCall; with `detach` (or when
         the holder has the stream) the holder reads it and the call follows the repository."""
         sid = self.record.id
         if detach:
             await runtime().holders.ensure(self._home, sid, self.record.name)
         reading = not detach and await self.seat.enter()
+        keep = keep or not reading  # the holder reads it: only through the repository can it be followed
         try:
             if self.dialect.own_connection:  # its reader sends it, once it is recorded
                 event_id = new_event_id()
@@ -197,8 +202,8 @@ class Channel:
             if reading and not self.dialect.own_connection:
                 self._expect(event_id)
             try:
-                call, state = await self.recorded(endpoint, event_id, values,
-                                                   runtime().reader_id if reading else None, follow=not reading)
+                call, state = await self.recorded(endpoint, event_id, values, runtime().reader_id if reading
+                                                  else None, follow=not reading, keep=keep)
             except BaseException:
                 self._expected.discard(event_id)
                 raise
@@ -252,7 +257,7 @@ class Channel:
 
     async def _end_cancelled(self) -> None:
         """Calls another process cancelled, on a Gradio that says nothing of a cancel: end them."""
-        for _, state in list(self._calls.values()):
+        for _, state in [tracked for tracked in self._calls.values() if tracked[1].recorded]:
             record = await self.store.run(self.store.repository.get_call, self.record.id, state.event_id)
             if record is None or record.status in ("cancelled", "timed_out"):
                 state.fail(state.stop_error(record.status if record else "cancelled"),

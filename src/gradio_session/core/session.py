@@ -10,6 +10,7 @@ import asyncio
 import os
 import time
 import warnings
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Any, get_args
@@ -22,13 +23,14 @@ from ..errors import (
     QueueFull,
 )
 from ..models import (
-    TERMINAL_STATUSES, AppInfo, CallRecord, CallStatus, Endpoint, FileData, SessionRecord, UploadRecord,
+    TERMINAL_STATUSES, AppInfo, CallRecord, CallStatus, Endpoint, FileData, Row, RowResult, SessionRecord,
+    UploadRecord,
 )
 from ..protocol.dialects import dialect_for
 from ..store.repository import Repository
 from ..store.worker import StoreWorker
 from .call import CANCEL_WAIT, AsyncCall
-from . import pipes, spaces
+from . import mapping, pipes, spaces
 from .channel import Channel, open_channel, token_of
 from .locks import holder_present
 from .runtime import runtime
@@ -106,13 +108,14 @@ class AsyncSession:
         return await self._start(endpoint, args, kwargs, detach=True)
 
     async def _start(self, endpoint: str, args: tuple[Any, ...], kwargs: dict[str, Any], *,
-                     detach: bool) -> AsyncCall:
+                     detach: bool, keep: bool = True) -> AsyncCall:
+        """Start a call (not `keep`: a batch's row, not recorded, read by this process only)."""
         try:
-            return await self._start_once(endpoint, args, kwargs, detach=detach)
+            return await self._start_once(endpoint, args, kwargs, detach=detach, keep=keep)
         except (ConnectError, CallError) as exc:  # QueueFull is a CallError
             if not await self._woken(exc):
                 raise
-            return await self._start_once(endpoint, args, kwargs, detach=detach)
+            return await self._start_once(endpoint, args, kwargs, detach=detach, keep=keep)
 
     async def _woken(self, failure: GradioSessionError) -> bool:
         """A Space's app that did not take the call (refused, unreachable, 503): if the Hub says
@@ -143,7 +146,7 @@ class AsyncSession:
         return await asyncio.to_thread(spaces.runtime_of, self.record.space, token)
 
     async def _start_once(self, endpoint: str, args: tuple[Any, ...], kwargs: dict[str, Any], *,
-                          detach: bool) -> AsyncCall:
+                          detach: bool, keep: bool) -> AsyncCall:
         channel = await self._channel()
         await channel.check_app()
         self._follow_api(channel)
@@ -161,8 +164,8 @@ class AsyncSession:
             await self._make_room()
             values = await self._file_values(ep, values)
             if self.dialect.queued(ep) or self.dialect.own_connection:
-                return await channel.join(ep, values, detach=detach)
-            return await channel.own.post(ep, values)
+                return await channel.join(ep, values, detach=detach, keep=keep)
+            return await channel.own.post(ep, values, keep)
 
     async def feed(self, endpoint: str, upstream: AsyncCall, mapping: dict[str, int], *,
                    values: dict[str, Any] | None = None, policy: pipes.Policy = "last") -> AsyncCall:
@@ -170,6 +173,23 @@ class AsyncSession:
         index) and other `values`: from its result (`policy="last"`), or again at each of its
         partial results (`"each"`, the previous downstream call cancelled). See `core/pipes.py`."""
         return await pipes.feed(self, endpoint, upstream, mapping, values, policy)
+
+    async def map(self, endpoint: str, rows: Iterable[Any] | AsyncIterable[Any], *, concurrency: int = 8,
+                  ordered: bool = True, on_error: mapping.OnError = "record", retries: int = 3,
+                  rate: float | None = None, download: bool = True) -> AsyncIterator[RowResult]:
+        """Run every row through `endpoint`, `concurrency` calls at a time: one RowResult per row
+        as they finish (in input order when `ordered`). A row is a dict of named values, a tuple
+        of values in order, or the one value. A row's error is its result (`on_error="record"`)
+        or ends the map (`"raise"`); transient failures are retried (`retries`), `rate` caps the
+        calls per second. The input is read lazily and the calls stay out of the call history."""
+        async for result in mapping.map_rows([self], endpoint, rows, concurrency=concurrency, ordered=ordered,
+                                             on_error=on_error, retries=retries, rate=rate, download=download):
+            yield result
+
+    async def batch_call(self, endpoint: str, row: Row) -> AsyncCall:
+        """Start the call of one row of a batch or map: read here only and not recorded (the
+        rows are the record), so the call history stays the user's own calls."""
+        return await self._start(endpoint, row.args, row.kwargs, detach=False, keep=False)
 
     async def refresh(self) -> bool:
         """Read the app's API again (after a redeploy); the session keeps its Gradio session

@@ -59,7 +59,7 @@ class Connected(Protocol):
     async def send(self, endpoint: Endpoint, values: list[Any], url: str, body: dict[str, Any]) -> Response: ...
 
     async def recorded(self, endpoint: Endpoint, event_id: str, values: list[Any], reader: str | None,
-                       follow: bool = False) -> tuple[AsyncCall, CallState]: ...
+                       follow: bool = False, keep: bool = True) -> tuple[AsyncCall, CallState]: ...
 
 
 class OwnConnections:
@@ -199,7 +199,7 @@ class OwnConnections:
         state.feed({"msg": "process_completed", "output": answer, "success": "data" in answer,
                     "event_id": state.event_id})
 
-    async def post(self, endpoint: Endpoint, values: list[Any]) -> AsyncCall:
+    async def post(self, endpoint: Endpoint, values: list[Any], keep: bool = True) -> AsyncCall:
         """A call through the `/call/{api}` route, read by this process to its end."""
         channel = self._channel
         await self._serial.acquire()
@@ -212,7 +212,7 @@ class OwnConnections:
             url, body = channel.dialect.call(endpoint, values, channel.record.session_hash)
             r = await channel.send(endpoint, values, url, body)
             event_id = join_answer(r.status, r.json(), r.text, endpoint.name)
-            call, state = await channel.recorded(endpoint, event_id, values, runtime().reader_id)
+            call, state = await channel.recorded(endpoint, event_id, values, runtime().reader_id, keep=keep)
             call.cancel_if_abandoned = True
         except BaseException:
             channel.seat.leave()
@@ -264,7 +264,7 @@ class OwnConnections:
     async def _watch(self, state: CallState) -> None:
         """Stop the call when another process recorded its cancel (or forgot it)."""
         store = self._channel.store
-        while not state.done:
+        while state.recorded and not state.done:
             await asyncio.sleep(CANCEL_POLL)
             record = await store.run(store.repository.get_call, state.session_id, state.event_id)
             if (record is None or record.status in ("cancelled", "timed_out")) and not state.done:

@@ -38,6 +38,7 @@ class CallState:
         self.done = False
         self.ending: str | None = None  # "cancelled" or "timed_out" once a cancel was sent
         self.beats = 0  # heartbeats while in flight: counted, not recorded (the session counts them once)
+        self.recorded = True  # False: a batch's row, kept in memory only (see `Channel.recorded`)
         self._decoder = decoder
         self._changed = asyncio.Event()
         self._on_done: list[Callable[[], None]] = []
@@ -112,8 +113,8 @@ class CallState:
         if status:
             self.status = status
         finished = name in TERMINAL_EVENTS
-        self.store.record(self.store.repository.add_event, self.session_id, self.event_id, event,
-                          status=status, error=error, finished=finished)
+        self._write(self.store.repository.add_event, self.session_id, self.event_id, event,
+                    status=status, error=error, finished=finished)
         self._settle(finished)
 
     def fail(self, exc: GradioSessionError, status: str = "failed") -> None:
@@ -124,20 +125,24 @@ class CallState:
         if isinstance(exc, CallError) and exc.event_id is None:
             exc.event_id = self.event_id
         self.failure, self.status = exc, status
-        self.store.record(self.store.repository.set_call_status, self.session_id, self.event_id, status,
-                          error=str(exc), finished_at=time.time())
+        self._write(self.store.repository.set_call_status, self.session_id, self.event_id, status,
+                    error=str(exc), finished_at=time.time())
         self._settle(True)
 
     def expire(self) -> None:
         """A heartbeat-limited wait gave up: say so, unless the call ended meanwhile."""
         self.status = "heartbeat_expired"
-        self.store.record(self.store.repository.set_call_status, self.session_id, self.event_id,
-                          "heartbeat_expired", if_running=True)
+        self._write(self.store.repository.set_call_status, self.session_id, self.event_id,
+                    "heartbeat_expired", if_running=True)
 
     def correct(self, status: str) -> None:
         """Another process recorded a cancel that was our timeout: record the right end."""
         self.status, self.failure = status, self.stop_error(status)
-        self.store.record(self.store.repository.set_call_status, self.session_id, self.event_id, status)
+        self._write(self.store.repository.set_call_status, self.session_id, self.event_id, status)
+
+    def _write(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        if self.recorded:
+            self.store.record(fn, *args, **kwargs)
 
     # -- fed by the repository (another process reads the stream) --------------------------
 

@@ -18,8 +18,8 @@ from typing import TypeVar
 from ..errors import RepositoryError
 
 T = TypeVar("T")
-SCHEMA_VERSION = 6  # 2: uploads; 3: calls.reader; 4: sessions.beats; 5: sessions.space, token_source;
-# 6: calls.fed_by
+SCHEMA_VERSION = 7  # 2: uploads; 3: calls.reader; 4: sessions.beats; 5: sessions.space, token_source;
+# 6: calls.fed_by; 7: batches
 BUSY_RETRY_S = 120.0  # beyond SQLite's own 30 s busy timeout
 
 SCHEMA = """
@@ -73,6 +73,22 @@ CREATE TABLE IF NOT EXISTS uploads (
     uploaded_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS uploads_by_time ON uploads (session_id, uploaded_at);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    sessions_json TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    input TEXT NOT NULL,
+    output TEXT NOT NULL UNIQUE,
+    engine TEXT NOT NULL,
+    status TEXT NOT NULL,
+    total INTEGER,
+    done INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    error TEXT,
+    workers_json TEXT NOT NULL DEFAULT '[]'
+);
 """
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from .. import paths
 from ..errors import RepositoryError, SessionError, SessionExists, SessionNotFound
 from ..models import TERMINAL_STATUSES, AppInfo, CallRecord, Event, SessionRecord, UploadRecord
+from .batches import BatchBook
 from .database import SCHEMA_VERSION, Database
 
 __all__ = ["GLOB_CHARS", "SCHEMA_VERSION", "Repository", "check_name"]
@@ -67,6 +68,7 @@ class Repository:
                                   f"{exc.strerror or exc}. {_WRITABLE_HINT}") from exc
         try:
             self._db = Database(paths.database(self.home))
+            self.batches = BatchBook(self._db)
         except RepositoryError as exc:
             unwritable = self._unwritable()
             if unwritable is None:
