@@ -77,6 +77,10 @@ def python_part(url: str) -> None:
     except gs.AppError as exc:
         print(">>> s.call('fail', 'this') raised AppError:", exc.app_message)
     print(f">>> {len(s.calls())} calls recorded in the session")
+    rows = ["a", ("b", 2), {"text": "c", "times": 3}]
+    print(f">>> s.map('echo', {rows!r}, concurrency=4):")
+    for r in s.map("echo", rows, concurrency=4):
+        print(f"    row {r.index}: {r.status} {r.outputs}")
 
 
 def main() -> None:
@@ -104,6 +108,10 @@ def main() -> None:
         event_id = shell("call", "slow", "2", "--detach").strip()
         shell("call", "echo", "not held up by the detached call")
         shell("result", event_id)
+        out = Path(home) / "echoed.jsonl"
+        shell("batch", "echo", "--input", str(HERE / "texts.jsonl"), "--output", str(out), "--concurrency", "4")
+        print(out.read_text().splitlines()[0])
+        shell("batches")
         python_part(url)
         shell("calls")
         shell("show")

@@ -95,14 +95,19 @@ class Parquet(JsonLines):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path.with_name(path.name + ".rows.jsonl"), path)
-        pq = need_pyarrow()
+        need_pyarrow()  # said before anything runs
+
+    def written(self, by_key: bool) -> tuple[set[Any], int, int]:
         if self.target.exists() and not self.path.exists():  # an ended batch, run again: back to a journal
-            with open(self.path, "wb") as journal:
-                for batch in pq.ParquetFile(self.target).iter_batches():
+            partial = self.path.with_name(self.path.name + ".partial")
+            with open(partial, "wb") as journal:
+                for batch in need_pyarrow().ParquetFile(self.target).iter_batches():
                     for row in batch.to_pylist():
                         row["key"] = json.loads(row["key"]) if row["key"] is not None else None
                         row["outputs"] = json.loads(row["outputs"]) if row["outputs"] is not None else None
                         journal.write(json.dumps(row, ensure_ascii=False).encode() + b"\n")
+            os.replace(partial, self.path)
+        return super().written(by_key)
 
     def finish(self) -> None:
         self.close()
