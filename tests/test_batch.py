@@ -300,6 +300,8 @@ def test_rate_caps_the_calls_per_second(batch_app: tuple[AppServer, Path], tmp_p
     started = time.monotonic()
     results = list(s.map("check", [f"q{i}" for i in range(16)], rate=10, concurrency=8))
     assert len(results) == 16 and time.monotonic() - started >= 1.4  # 16 starts at most 10 per second
+    with pytest.raises(gs.ParameterError, match="rate must be a positive number"):
+        list(s.map("check", ["x"], rate=0))
 
 
 def test_bad_batches_say_so_in_one_line(batch_app: tuple[AppServer, Path], tmp_path: Path,

@@ -84,6 +84,8 @@ async def map_rows(sessions: list[Mapper], endpoint: str, rows: Iterable[Any] | 
         raise ParameterError(f"concurrency must be at least 1, not {concurrency}.")
     if on_error not in ("record", "raise"):
         raise ParameterError(f"on_error must be 'record' or 'raise', not {on_error!r}.")
+    if rate is not None and not rate > 0:
+        raise ParameterError(f"rate must be a positive number of calls per second, not {rate}.")
     if not sessions:
         raise ParameterError("A map needs at least one session.")
     ep = sessions[0].endpoint(endpoint)  # EndpointNotFound before anything starts
