@@ -9,7 +9,6 @@ import asyncio
 import collections
 import itertools
 import json
-import os
 import random
 import signal
 import sqlite3
@@ -348,7 +347,8 @@ def test_one_process_at_a_time_writes_an_output(batch_app: tuple[AppServer, Path
     assert first.returncode == 130 and "run the same command again to resume" in err
     assert json.loads(cli("batches", "--json").stdout)[0]["status"] == "interrupted"
     rows = _rows(out)
-    assert len({r["index"] for r in rows}) == len(rows) and os.environ.get("GRADIO_SESSION_HOME") == str(home)
+    assert 0 < len(rows) < 400 and len({r["index"] for r in rows}) == len(rows)
+    assert _batch_calls(home) == 0
 
 
 def test_on_a_terminal_a_progress_bar_counts_the_rows(batch_app: tuple[AppServer, Path], tmp_path: Path) -> None:
