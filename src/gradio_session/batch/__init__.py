@@ -87,12 +87,12 @@ async def alist_batches(*, home: Path | str | None = None) -> list[BatchRecord]:
 async def _session(ref: Any, home: Path | str | None) -> AsyncSession:
     from ..core.family import get_session
     from ..core.session import AsyncSession
+    from ..sync import Session
 
     if isinstance(ref, AsyncSession):
         return ref
     if isinstance(ref, str):
         return await get_session(ref, home=home)
-    inner = getattr(ref, "_inner", None)  # a sync Session
-    if isinstance(inner, AsyncSession):
-        return inner
+    if isinstance(ref, Session):
+        return ref._inner
     raise TypeError(f"A batch runs on sessions (a name, a Session or a list of them), not {ref!r}.")

@@ -117,7 +117,7 @@ class Source:
             row_key = index if key is None else key_of(record, key, index, self.path)
             if row_key in skip:
                 continue
-            if index == 0:
+            if index == 0 and self.path == "-":  # a file's first record was checked before the run
                 columns.check(record)
             yield columns.row(index, record, None if key is None else row_key)
 
