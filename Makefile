@@ -46,4 +46,4 @@ bench: $(STAMP) matrix
 	$(BIN)/python bench/bench_batch.py
 
 clean:
-	rm -rf $(VENV) .venv-gradio .pytest_cache bench/results
+	rm -rf $(VENV) .venv-gradio .pytest_cache

@@ -5,9 +5,11 @@ hand-written asyncio + httpx loop over the queue protocol (`raw_batch.py`), same
 
 Each run is a whole process timed from spawn to exit, with its peak RSS (`wait4`), against a
 freshly started demo app (Gradio slows down as it serves many calls). For each size the two
-clients run back to back in alternating order; `--engine dask` (a LocalCluster of 2 worker
-processes, started by the command) runs at `--dask-rows`. Prints a markdown table and writes
-`bench/results/batch.json`.
+clients run back to back in alternating order, each with `--concurrency` calls in flight.
+`--engine dask` runs at `--dask-rows` on a LocalCluster of DASK_WORKERS worker processes this
+script starts (`--scheduler`: the command's own would take a worker per core), each worker
+with its share of the concurrency, so the calls in flight are the same in all. Prints a
+markdown table and writes `bench/results/batch.json`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(HERE)]
 from conftest import DEMO_APP, AppServer  # noqa: E402  (the tests' app runner: free port, ready wait)
 
 RESULTS = HERE / "results" / "batch.json"
+DASK_WORKERS = 2
 
 
 def log(msg: str) -> None:
@@ -60,7 +63,8 @@ def fn_index(app: AppServer, api_name: str) -> tuple[str, int]:
     raise KeyError(api_name)
 
 
-def run_one(client: str, rows: int, source: Path, work: Path, concurrency: int) -> dict[str, Any]:
+def run_one(client: str, rows: int, source: Path, work: Path, concurrency: int,
+            scheduler: str | None = None) -> dict[str, Any]:
     out = work / f"{client}-{rows}.jsonl"
     with AppServer(DEMO_APP) as app:
         env = {**os.environ, "GRADIO_SESSION_HOME": str(work / f"home-{client}-{rows}"), "GRADIO_SESSION_SERVER": "0"}
@@ -71,14 +75,18 @@ def run_one(client: str, rows: int, source: Path, work: Path, concurrency: int) 
         else:
             subprocess.run([sys.executable, "-m", "gradio_session", "new", app.url, "--name", "bench"], env=env,
                            check=True, capture_output=True)
+            per_worker = max(1, concurrency // DASK_WORKERS) if client == "gs-dask" else concurrency
             command = [sys.executable, "-m", "gradio_session", "batch", "echo", "-i", str(source), "-o", str(out),
-                       "-c", str(concurrency)] + (["--engine", "dask"] if client == "gs-dask" else [])
+                       "-c", str(per_worker)]
+            if client == "gs-dask":
+                command += ["--engine", "dask", "--scheduler", str(scheduler)]
         seconds, rss, cpu = timed(command, env)
     written = sum(1 for _ in open(out, "rb"))
     ok = sum(json.loads(line)["status"] == "ok" for line in open(out, "rb"))
     out.unlink()
+    in_flight = max(1, concurrency // DASK_WORKERS) * DASK_WORKERS if client == "gs-dask" else concurrency
     result = {"client": client, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "peak_rss_mb": rss,
-              "cpu_s": cpu, "written": written, "ok": ok}
+              "cpu_s": cpu, "written": written, "ok": ok, "in_flight": in_flight}
     log(f"{client:8} {rows:>7} rows: {seconds:7.1f} s, {rows / seconds:6.1f} rows/s, peak RSS {rss:.0f} MB, CPU {cpu:.1f} s")
     return result
 
@@ -100,21 +108,34 @@ def main() -> None:
         order = ["gs", "raw"] if turn % 2 == 0 else ["raw", "gs"]
         results += [run_one(client, rows, source, work, args.concurrency) for client in order]
         if rows == args.dask_rows:
-            results.append(run_one("gs-dask", rows, source, work, args.concurrency))
+            results.append(run_dask(rows, source, work, args.concurrency))
     by = {(r["client"], r["rows"]): r for r in results}
-    print("\n| rows | client | s | rows/s | vs raw | peak RSS MB | client CPU s |\n|---|---|---|---|---|---|---|")
+    print(f"\nraw: raw_batch.py; gs: `gradio-session batch`; gs-dask: the same on {DASK_WORKERS} Dask workers "
+          "(one session each, so the app serves as many streams); 'in flight': calls at once in all.")
+    print("\n| rows | client | in flight | s | rows/s | vs raw | peak RSS MB | client CPU s |\n"
+          "|---|---|---|---|---|---|---|---|")
     for rows in sizes:
         for client in ("raw", "gs", "gs-dask"):
             r = by.get((client, rows))
             if r:
                 ratio = by[("raw", rows)]["rows_per_s"] / r["rows_per_s"]
-                print(f"| {rows} | {client} | {r['seconds']:.1f} | {r['rows_per_s']:.1f} | {ratio:.2f}x | "
-                      f"{r['peak_rss_mb']:.0f} | {r['cpu_s']:.1f} |")
+                print(f"| {rows} | {client} | {r['in_flight']} | {r['seconds']:.1f} | {r['rows_per_s']:.1f} | "
+                      f"{ratio:.2f}x | {r['peak_rss_mb']:.0f} | {r['cpu_s']:.1f} |")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps({"meta": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                                            "concurrency": args.concurrency, "sizes": sizes,
-                                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-                                   "runs": results}, indent=1))
+                                            "date": time.strftime("%Y-%m-%d"), "system": platform.platform(),
+                                            "concurrency": args.concurrency, "dask_workers": DASK_WORKERS,
+                                            "sizes": sizes, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+                                   "runs": results}, indent=1) + "\n")
+
+
+def run_dask(rows: int, source: Path, work: Path, concurrency: int) -> dict[str, Any]:
+    """The Dask engine on a LocalCluster of DASK_WORKERS workers (one thread each) started here."""
+    import distributed
+
+    with distributed.LocalCluster(n_workers=DASK_WORKERS, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        return run_one("gs-dask", rows, source, work, concurrency, cluster.scheduler_address)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ calls its `/echo` endpoint through five clients, interleaved so that drift hits 
 2. gradio-session, async (`aio`; concurrency with asyncio.gather through one session)
 3. gradio_client (`Client.predict`; concurrency with `submit` + `result`)
 4. @gradio/client in Node (`bench/node/bench.mjs`, a long-lived worker, timed in-process)
-5. the raw httpx queue client of `bench/raw_client.py`: the floor, ratios are relative to it
+5. the raw httpx queue clients of `bench/raw_client.py`, async and (sequential calls only) sync:
+   the floor; every ratio is relative to the fastest of them in the same measurement
 
 It measures sequential per-call latency (round-robin rounds, median and p90), concurrent
 calls (wall time and failures; a fresh app per run), and the cold start of the CLI. It prints
@@ -53,7 +54,7 @@ from gradio_session import aio  # noqa: E402
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
-from raw_client import RawQueueClient  # noqa: E402
+from raw_client import RawQueueClient, RawSyncClient  # noqa: E402
 
 NODE_DIR = BENCH / "node"
 RESULTS = BENCH / "results" / "latest.json"
@@ -348,6 +349,29 @@ class Raw(AsyncBench):
         self.loop.run_until_complete(self.c.aclose())
 
 
+class RawSync:
+    """The twenty-line sync client: the floor of calls made one after another. It has no
+    concurrent run (its stream reading is one call's)."""
+
+    label = "raw httpx sync"
+
+    def __init__(self, app: App) -> None:
+        self.c = RawSyncClient(app.api_url, app.fn_index("echo"))
+
+    def _echo(self, text: str) -> Any:
+        out = self.c.call(text, 1)
+        return out[0] if isinstance(out, list) and len(out) == 1 else out
+
+    def seq(self, n: int, prefix: str) -> SeqResult:
+        return sequential_calls(self._echo, n, prefix)
+
+    def conc(self, m: int, timeout_s: float) -> ConcResult:
+        raise NotImplementedError("sequential calls only")
+
+    def close(self) -> None:
+        self.c.close()
+
+
 class GradioClientBench:
     label = "gradio_client"
 
@@ -463,7 +487,9 @@ class NodeBench:
         pass
 
 
-CLIENTS = ["gs-sync", "gs-api", "gs-aio", "gradio_client", "node", "raw"]
+CLIENTS = ["gs-sync", "gs-api", "gs-aio", "gradio_client", "node", "raw", "raw-sync"]
+SEQUENTIAL_ONLY = {"raw-sync"}
+FLOORS = ("raw", "raw-sync")  # ratios are to the fastest of these in each measurement
 
 
 def make(kind: str, app: App, loop: asyncio.AbstractEventLoop, worker: NodeWorker | None) -> Bench:
@@ -478,6 +504,8 @@ def make(kind: str, app: App, loop: asyncio.AbstractEventLoop, worker: NodeWorke
     if kind == "node":
         assert worker is not None
         return NodeBench(app, worker)
+    if kind == "raw-sync":
+        return RawSync(app)
     return Raw(app, loop)
 
 
@@ -570,7 +598,13 @@ def cli_cold_start(app: App, reps: int) -> dict[str, list[float]]:
 
 
 LABELS = {"gs-sync": GsSync.label, "gs-api": GsApi.label, "gs-aio": GsAsync.label, "gradio_client": GradioClientBench.label,
-          "node": NodeBench.label, "raw": Raw.label}
+          "node": NodeBench.label, "raw": Raw.label, "raw-sync": RawSync.label}
+
+
+def machine() -> dict[str, Any]:
+    """Where and when a benchmark ran: what its committed results are read with."""
+    return {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "system": f"{platform.system()} {platform.machine()}"}
 
 
 def ratio(x: float, base: float) -> str:
@@ -591,13 +625,18 @@ def report(meta: dict[str, Any], seq: dict[str, SeqResult], conc: dict[int, dict
     add(f"## Sequential /echo latency: {s['calls']} calls per client "
         f"({s['rounds']} rounds x {s['per_round']}, client order rotating each round; warm-up {WARMUP})")
     add("")
-    add("| client | median ms | p90 ms | median vs raw | p90 vs raw | failures |")
+    add("| client | median ms | p90 ms | median vs floor | p90 vs floor | failures |")
     add("|---|---:|---:|---:|---:|---:|")
-    base = seq["raw"]
-    bmed, bp90 = statistics.median(base.latencies_ms), percentile(base.latencies_ms, 90)
+    floors = [seq[k] for k in FLOORS if k in seq]
+    bmed = min(statistics.median(f.latencies_ms) for f in floors)
+    bp90 = min(percentile(f.latencies_ms, 90) for f in floors)
     for kind, res in seq.items():
         med, p90 = statistics.median(res.latencies_ms), percentile(res.latencies_ms, 90)
         add(f"| {LABELS[kind]} | {med:.2f} | {p90:.2f} | {ratio(med, bmed)} | {ratio(p90, bp90)} | {res.failures} |")
+    add("")
+    add("The floor is the fastest raw client here (its median, its p90): the sync one joins and reads the "
+        "session's stream itself, one call at a time; the async one routes a shared stream by event id, as "
+        "the library does.")
     add("")
     c = meta["concurrent"]
     add(f"## Concurrent /echo calls (timeout {c['timeout_s']:.0f} s per run; unfinished calls count as failures)")
@@ -615,7 +654,7 @@ def report(meta: dict[str, Any], seq: dict[str, SeqResult], conc: dict[int, dict
         order = c["order"][str(m)]
         add(f"### {m} concurrent calls")
         add("")
-        add("| client | # | wall s | last ok s | ok/s | failures | wall vs raw | last ok vs raw |")
+        add("| client | # | wall s | last ok s | ok/s | failures | wall vs raw async | last ok vs raw async |")
         add("|---|---:|---:|---:|---:|---:|---:|---:|")
         braw, blast = runs["raw"].wall_s, runs["raw"].last_ok_s
         for kind in CLIENTS:
@@ -640,7 +679,8 @@ def report(meta: dict[str, Any], seq: dict[str, SeqResult], conc: dict[int, dict
         add(f"| `{label}` | {med:.0f} | {min(runs_ms):.0f} | {ratio(med, floor)} |")
     add("")
     add("Latencies are measured inside each client's process (Node's start-up and connect excluded). "
-        "Ratios: latency or wall time divided by the raw httpx client's (lower is better).")
+        "Ratios: latency divided by the fastest raw client's, wall time by the raw async client's "
+        "(the only raw one with a concurrent run); lower is better.")
     return "\n".join(lines)
 
 
@@ -664,7 +704,7 @@ def main() -> None:
         worker = None
     kinds = [k for k in CLIENTS if k != "node" or worker is not None]
     meta: dict[str, Any] = {
-        "quick": args.quick, "python": platform.python_version(), "gradio": gradio.__version__,
+        "machine": machine(), "quick": args.quick, "python": platform.python_version(), "gradio": gradio.__version__,
         "gradio_client": gradio_client.__version__, "gradio_session": gs.__version__,
         "js_client": worker.version if worker else "-", "node": worker.node_version if worker else "-",
         "cpus": os.cpu_count(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -687,7 +727,8 @@ def main() -> None:
             cli = cli_cold_start(app, cli_reps)
         finally:
             app.stop()
-        conc = concurrent(kinds, sizes, args.timeout, loop, worker, meta["concurrent"]["order"])
+        conc = concurrent([k for k in kinds if k not in SEQUENTIAL_ONLY], sizes, args.timeout, loop, worker,
+                          meta["concurrent"]["order"])
     finally:
         if worker is not None:
             worker.close()

@@ -41,7 +41,7 @@ def run_gradio_session(url: str, path: Path, out: Path) -> dict[str, float]:
     (fd,) = s.upload(path)
     t1 = time.perf_counter()
     c = s.invoke("same", fd)
-    c.result()  # the call alone, files not fetched
+    c.result(download=False)  # the call alone, files not fetched (result() downloads by default)
     t2 = time.perf_counter()
     (local,) = c.result(download_path=out)
     t3 = time.perf_counter()

@@ -1,8 +1,10 @@
-"""A minimal raw-httpx client of Gradio's queue protocol: the floor the library is measured against.
+"""Minimal raw-httpx clients of Gradio's queue protocol: the floor the library is measured against.
 
-One pooled client, `/queue/join` per call, one `/queue/data` reader per session routing
-messages by event id, reopened after `close_stream` while calls are pending. No recording,
-no validation, no diffs: just the wire.
+`RawQueueClient` (async): one pooled client, `/queue/join` per call, one `/queue/data` reader
+per session routing messages by event id, reopened after `close_stream` while calls are
+pending. `RawSyncClient`: one call at a time, `/queue/join` then `/queue/data` read until that
+call's `process_completed` - the fastest honest client for calls one after another. No
+recording, no validation, no diffs: just the wire.
 """
 
 from __future__ import annotations
@@ -77,3 +79,31 @@ class RawQueueClient:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+class RawSyncClient:
+    """The bare sync client: a pooled `httpx.Client`, a join, then the session's stream read
+    until this call's end. Sequential calls only (the stream is the session's)."""
+
+    def __init__(self, api_url: str, fn_index: int) -> None:
+        self.api_url, self.fn_index = api_url, fn_index
+        self.session_hash = uuid.uuid4().hex[:12]
+        self.client = httpx.Client(timeout=60)
+
+    def call(self, *data: Any) -> Any:
+        r = self.client.post(f"{self.api_url}/queue/join", json={
+            "data": list(data), "fn_index": self.fn_index, "session_hash": self.session_hash})
+        event_id = r.json()["event_id"]
+        with self.client.stream("GET", f"{self.api_url}/queue/data", params={"session_hash": self.session_hash}) as s:
+            for line in s.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                msg = json.loads(line[5:])
+                if msg.get("event_id") == event_id and msg["msg"] == "process_completed":
+                    if not msg.get("success"):
+                        raise RuntimeError(str(msg["output"]))
+                    return msg["output"]["data"]
+        raise RuntimeError(f"the stream ended before {event_id} completed")
+
+    def close(self) -> None:
+        self.client.close()

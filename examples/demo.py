@@ -24,8 +24,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_app(port: int) -> subprocess.Popen[bytes]:
+def start_app(port: int, scratch: Path) -> subprocess.Popen[bytes]:
+    """The demo app, its temporary files (uploads, results) in `scratch`."""
+    scratch.mkdir()
     app = subprocess.Popen([sys.executable, str(HERE / "demo_app.py"), str(port)],
+                           env={**os.environ, "GRADIO_TEMP_DIR": str(scratch), "TMPDIR": str(scratch)},
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -90,7 +93,7 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     print(f"Starting the demo Gradio app on {url} (repository: a temporary folder)...", flush=True)
-    app = start_app(port)
+    app = start_app(port, Path(home) / "app")
     try:
         shell("new", url, "--name", "demo")
         shell("list")
@@ -118,7 +121,28 @@ def main() -> None:
     finally:
         app.kill()
         app.wait()
-    print("\nDemo done: the app is stopped.")
+        clean_up(Path(home))
+    print("\nDemo done: the app is stopped, the temporary repository removed.")
+
+
+def clean_up(home: Path) -> None:
+    """Stop the CLI server the demo's calls started and let the holder leave, then remove the
+    temporary repository: the demo leaves nothing behind."""
+    import shutil
+    import signal
+
+    from gradio_session.private import held
+
+    for pid_file in (home / "run").glob("*.pid"):
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        except (ValueError, OSError):
+            pass
+    deadline = time.monotonic() + 15
+    locks = [*(home / "run").glob("*.lock"), *(home / "locks").glob("*.lock")]
+    while any(held(lock) for lock in locks) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

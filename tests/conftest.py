@@ -142,13 +142,27 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def stop_cli_servers(home: Path) -> int:
-    """Stop the CLI servers of a repository folder (SIGTERM: they leave as when idle); how many."""
-    stopped = 0
+    """Stop the CLI servers of a repository folder (SIGTERM: they leave as when idle), also one
+    still starting (no pid file yet: found by the folder in its command line); how many."""
+    pids = set()
     for pid_file in (home / "run").glob("*.pid"):
         try:
-            os.kill(int(pid_file.read_text()), signal.SIGTERM)
-            stopped += 1
+            pids.add(int(pid_file.read_text()))
         except (ValueError, OSError):
+            pass
+    mark = str(home / "run").encode()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if mark in (entry / "cmdline").read_bytes():
+                pids.add(int(entry.name))
+        except OSError:
+            pass
+    stopped = 0
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            stopped += 1
+        except OSError:
             pass
     return stopped
 
@@ -162,10 +176,10 @@ def cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None,
     )
 
 
-def on_a_terminal(*args: str, timeout: float = 60,
-                  env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], str]:
+def on_a_terminal(*args: str, timeout: float = 60, env: dict[str, str] | None = None,
+                  stdout_too: bool = False) -> tuple[subprocess.CompletedProcess[str], str]:
     """Run `gradio-session ARGS` with stderr a terminal (a pty): the process, and what the
-    terminal was sent (stdout stays a pipe)."""
+    terminal was sent (stdout stays a pipe, unless `stdout_too`: then on the terminal too)."""
     import pty
     import threading
 
@@ -185,7 +199,8 @@ def on_a_terminal(*args: str, timeout: float = 60,
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        r = subprocess.run([sys.executable, "-m", "gradio_session", *args], stderr=follower, stdout=subprocess.PIPE,
+        r = subprocess.run([sys.executable, "-m", "gradio_session", *args], stderr=follower,
+                           stdout=follower if stdout_too else subprocess.PIPE, stdin=subprocess.DEVNULL,
                            text=True, timeout=timeout, env={**os.environ, **(env or {})})
     finally:
         os.close(follower)
@@ -200,6 +215,17 @@ def wait_for(check: Callable[[], object], timeout: float = 30) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.02)
+
+
+MARKER_MARGIN = 1.5  # seconds past a marker call's deadline: its start may lag its sending
+
+
+def never_written(marker: Path, since: float, seconds: float) -> None:
+    """A stopped `marker` call (the demo app's) never writes its file. Looked at only once the
+    call, had it run on, would have written it: `seconds` after `since` (a monotonic time taken
+    before the call was sent) and a margin; before that, its absence proves nothing."""
+    time.sleep(max(0.0, since + seconds + MARKER_MARGIN - time.monotonic()))
+    assert not marker.exists(), f"{marker.name} was written: the call ran on"
 
 
 def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]

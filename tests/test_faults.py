@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import gradio_session as gs
-from conftest import DEMO_APP, AppServer, cli, wait_for
+from conftest import APPS, DEMO_APP, AppServer, cli, wait_for
 from standin import standin
 
 
@@ -51,12 +50,13 @@ def test_server_restarted_mid_call(fresh_app: AppServer) -> None:
     assert [c.status for c in s.calls()] == ["failed", "complete", "complete"]
 
 
-def test_cli_server_killed_mid_stream(fresh_app: AppServer) -> None:
+def test_a_cli_call_whose_app_dies_mid_stream(fresh_app: AppServer) -> None:
+    """The app is killed while a `gradio-session call` process reads the call's stream (the CLI
+    server killed mid-call: `test_cli_server.py::test_server_killed_mid_call`)."""
     gs.new_session(fresh_app.url, name="dying")
     proc = subprocess.Popen([sys.executable, "-m", "gradio_session", "call", "slow", "30"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: gs.get_session("dying").calls())
-    time.sleep(0.5)
+    wait_for(lambda: [c.status for c in gs.get_session("dying").calls()] == ["running"])  # the app has it
     fresh_app.stop()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
@@ -92,13 +92,24 @@ def test_broken_streams_fail_cleanly(mode: str, match: str, reads: int) -> None:
 
 
 def test_queue_full_is_refused_clearly() -> None:
-    with standin("full") as url:
-        s = gs.new_session(url, name="full")
-        with pytest.raises(gs.QueueFull, match="queue is full"):
-            s.call("echo", "x")
-        assert s.calls() == []  # never accepted, nothing recorded
-        r = cli("call", "echo", "x", "--session", "full")
-        assert r.returncode == 1 and "queue is full" in r.stderr
+    """A real Gradio whose queue holds one waiting call (`queue(max_size=1)`), one call running:
+    the next call is refused with Gradio's own words, and nothing of it is recorded."""
+    with AppServer(APPS / "queue_app.py", "1") as app:
+        s = gs.new_session(app.url, name="full")
+        running = s.invoke("slow", 30)
+        wait_for(lambda: running.status == "running")
+        waiting = s.invoke("slow", 30)
+        wait_for(lambda: any(e.name == "queued" for e in waiting.history()))
+        with pytest.raises(gs.QueueFull, match=r"queue is full \(HTTP 503: Queue is full. Max size is 1"):
+            s.call("slow", 1)
+        assert [c.event_id for c in s.calls()] == [running.event_id, waiting.event_id]  # nothing more recorded
+        gs.new_session(app.url, name="other")  # a stream of its own (this process reads the first one's)
+        r = cli("call", "slow", "1", "--session", "other")
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert r.stderr.strip().splitlines()[-1].startswith("Error: The app's queue is full (HTTP 503: Queue is full.")
+        assert running.cancel()
+        with pytest.raises(gs.CallCancelled):  # Gradio ends the endpoint's other calls of the session too
+            waiting.result(timeout=10)
 
 
 def test_repository_unreadable_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

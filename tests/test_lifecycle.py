@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import gradio_session as gs
-from conftest import APPS, AppServer, cli, json_lines, wait_for
+from conftest import APPS, AppServer, cli, json_lines, never_written, wait_for
 from standin import standin
 
 
@@ -33,6 +33,7 @@ def started(s: gs.Session) -> bool:
 def test_cancel_stops_the_call_on_the_server(demo_app: AppServer, tmp_path: Path) -> None:
     s = gs.new_session(demo_app.url, name="c")
     mark = tmp_path / "marker"
+    since = time.monotonic()
     c = s.invoke("marker", str(mark), 2)
     for event in c.events():
         if event.name == "generating":
@@ -45,14 +46,14 @@ def test_cancel_stops_the_call_on_the_server(demo_app: AppServer, tmp_path: Path
     (record,) = s.calls()
     assert record.status == "cancelled" and record.finished_at
     assert c.cancel() is False  # a finished call: a no-op
-    time.sleep(3)
-    assert not mark.exists()
+    never_written(mark, since, 2)
     assert s.call("echo", "still works") == ["still works"]
 
 
 def test_cancel_from_another_process(demo_app: AppServer, tmp_path: Path) -> None:
     s = gs.new_session(demo_app.url, name="c")
     mark = tmp_path / "marker"
+    since = time.monotonic()
     c = s.invoke("marker", str(mark), 3)
     wait_for(lambda: started(s))
     r = cli("cancel", c.event_id, "--session", "c", "--json")
@@ -65,13 +66,13 @@ def test_cancel_from_another_process(demo_app: AppServer, tmp_path: Path) -> Non
     assert r.returncode == 0 and "already ended (cancelled)" in r.stderr
     r = cli("cancel", "nope", "--session", "c")
     assert r.returncode == 1 and "No call 'nope' in session 'c'" in r.stderr
-    time.sleep(1)
-    assert not mark.exists()
+    never_written(mark, since, 3)
 
 
 def test_sigint_cancels_a_cli_call(demo_app: AppServer, tmp_path: Path) -> None:
     s = gs.new_session(demo_app.url, name="c")
     mark = tmp_path / "marker"
+    since = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "gradio_session", "call", "marker", str(mark), "3"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: started(s))
@@ -80,8 +81,7 @@ def test_sigint_cancels_a_cli_call(demo_app: AppServer, tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "Cancelled the call" in err and "Traceback" not in err
     assert [c.status for c in s.calls()] == ["cancelled"]
-    time.sleep(1)
-    assert not mark.exists()
+    never_written(mark, since, 3)
 
 
 # --- timeouts and retries ---------------------------------------------------------------------
@@ -89,17 +89,19 @@ def test_sigint_cancels_a_cli_call(demo_app: AppServer, tmp_path: Path) -> None:
 
 def test_timeout_cancels_the_call(demo_app: AppServer, tmp_path: Path) -> None:
     s = gs.new_session(demo_app.url, name="t")
-    mark = tmp_path / "marker"
+    mark, again = tmp_path / "marker", tmp_path / "again"
+    since = time.monotonic()
     c = s.invoke("marker", str(mark), 3)
     with pytest.raises(gs.CallTimeout, match="timed out"):
         c.result(timeout=0.5)
     assert c.status == "timed_out" and s.calls()[0].status == "timed_out"
-    r = cli("call", "marker", str(mark), "3", "--timeout", "0.5", "--json", "--session", "t")
+    since_cli = time.monotonic()
+    r = cli("call", "marker", str(again), "3", "--timeout", "0.5", "--json", "--session", "t")
     assert r.returncode == 1 and "timed out" in r.stderr
     assert json_lines(r.stdout)[-1]["event"] == "timed_out"
     assert [c.status for c in s.calls()] == ["timed_out", "timed_out"]
-    time.sleep(3)
-    assert not mark.exists()
+    never_written(mark, since, 3)
+    never_written(again, since_cli, 3)
 
 
 def test_busy_server_is_retried_before_acceptance() -> None:
@@ -188,6 +190,7 @@ def test_max_calls_remove_forgets_finished_calls(demo_app: AppServer) -> None:
 
 def test_cancel_ends_the_running_siblings_gradio_stops_too(demo_app: AppServer, tmp_path: Path) -> None:
     s = gs.new_session(demo_app.url, name="c")
+    since = time.monotonic()
     a, b = s.invoke("marker", str(tmp_path / "a"), 3), s.invoke("marker", str(tmp_path / "b"), 3)
     other = s.invoke("slow", 1)
     wait_for(lambda: a.status == b.status == "running")
@@ -196,6 +199,8 @@ def test_cancel_ends_the_running_siblings_gradio_stops_too(demo_app: AppServer, 
         b.result(timeout=5)
     assert other.result() == ["slept 1"]  # another endpoint is left alone
     assert [c.status for c in s.calls()] == ["cancelled", "cancelled", "complete"]
+    never_written(tmp_path / "a", since, 3)
+    never_written(tmp_path / "b", since, 3)
 
 
 def test_cancel_with_no_process_holding_the_call(demo_app: AppServer) -> None:

@@ -288,10 +288,13 @@ def test_the_calls_to_copy_run(demo_app: AppServer) -> None:
     text = api_text(s.app, s.name)
     py = {line.split("Python: ", 1)[1] for line in text.splitlines() if "Python: s.call(" in line}
     sh = {line.split("CLI:    ", 1)[1] for line in text.splitlines() if "CLI:    gradio-session" in line}
-    for line in (l for l in py if '"echo"' in l or '"add"' in l or '"choose"' in l):
-        assert eval(line, {"s": s})  # noqa: S307 - our own generated line
-    for line in (l for l in sh if " echo " in l or " add " in l or " choose " in l):
-        ok(*shlex.split(line)[1:])
+    # what each call to copy gives: in Python, and as the CLI prints it
+    results = {"echo": (["hi"], "hi"), "add": ([2], "2"), "choose": (["off: "], "off: ")}
+    for endpoint, (result, printed) in results.items():
+        (line,) = [line for line in py if f'"{endpoint}"' in line]
+        assert eval(line, {"s": s}) == result  # noqa: S307 - our own generated line
+        (line,) = [line for line in sh if f" {endpoint} " in line]
+        assert ok(*shlex.split(line)[1:]) == printed + "\n"
 
 
 def test_python_values_are_checked_against_the_parameter_types(demo_app: AppServer) -> None:
@@ -313,3 +316,24 @@ def test_python_values_are_checked_against_the_parameter_types(demo_app: AppServ
     assert s.call("add", 1, 2.5) == [3.5]
     assert s.call("choose", True, ("x", "z")) == ["on: x, z"]  # a tuple is a list
     assert bind(s.endpoint("echo"), ["a"], {"times": None}) == ["a", None]  # None: it has a default
+
+
+def test_make_demo_leaves_nothing_behind(tmp_path: Path) -> None:
+    """Report: `make demo` left its temporary repository and a CLI server behind."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    demo = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
+    r = subprocess.run([sys.executable, str(demo)], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "TMPDIR": str(scratch)})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "the temporary repository removed" in r.stdout
+    assert list(scratch.iterdir()) == []
+    left = [pid for pid in os.listdir("/proc") if pid.isdigit() and str(scratch).encode() in _cmdline(pid)]
+    assert left == []
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -59,7 +59,7 @@ def test_each_partial_result_feeds_the_next_call(demo_app: AppServer) -> None:
     last = s.api.echo.map_from(up, text=0, policy="each", values={"times": 2})
     assert last.result() == ["0 1 2 3 0 1 2 3 "]
     fed = [c for c in s.calls() if c.endpoint == "/echo"]
-    assert len(fed) >= 2 and all(c.fed_by == {"session": "each", "event_id": up.event_id} for c in fed)
+    assert len(fed) == 5 and all(c.fed_by == {"session": "each", "event_id": up.event_id} for c in fed)  # 4 partial, 1 final
     assert fed[-1].event_id == last.event_id and fed[-1].status == "complete"
     assert all(c.status in ("complete", "cancelled") for c in fed)
 

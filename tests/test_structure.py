@@ -103,10 +103,10 @@ def test_protocol_is_pure() -> None:
 
 
 def test_the_cli_uses_only_the_public_api() -> None:
-    """...but for the CLI server, which runs commands on the runtime's own loop behind a lock, and
-    its client, which looks at that lock before starting one."""
-    hosting = {"gradio_session.cli.server": {"gradio_session.core.runtime", "gradio_session.core.locks"},
-               "gradio_session.cli.client": {"gradio_session.core.locks"}}  # is a server running?
+    """...but for the CLI server, which runs commands on the runtime's own loop, and both ends of
+    its socket, which check that the other is the user's own (`private`)."""
+    hosting = {"gradio_session.cli.server": {"gradio_session.core.runtime", "gradio_session.private"},
+               "gradio_session.cli.client": {"gradio_session.private"}}
     for name, targets in GRAPH.items():
         if name.startswith("gradio_session.cli"):
             allowed = PUBLIC | hosting.get(name, set())

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import httpx
 import keyring
-import pytest
 from keyring.backend import KeyringBackend
 
 import gradio_session as gs
 from gradio_session.transport import OriginAuth
-from standin import standin
+from conftest import APPS, AppServer
 
 SECRET = "hf_unit_test_secret_value_123"
 
@@ -29,15 +28,22 @@ def test_origin_auth_only_for_the_apps_own_origin() -> None:
     assert SECRET not in repr(OriginAuth(SECRET, "http://h"))
 
 
-def test_token_is_sent_to_the_app_and_reloaded_by_later_sessions(home: Path) -> None:
-    seen: list[str | None] = []
-    with standin("full", seen) as url:
-        gs.new_session(url, name="tok", token=SECRET)
-        assert seen and all(h == f"Bearer {SECRET}" for h in seen)
-        seen.clear()
-        with pytest.raises(gs.QueueFull):
-            gs.get_session("tok").call("echo", "x")  # a new handle reads the stored token
-        assert seen == [f"Bearer {SECRET}"] * len(seen) and seen
+def _seen(log: Path) -> list[str]:
+    """The Authorization header of each request the app got, in order ("-": none)."""
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_token_is_sent_to_the_app_and_reloaded_by_later_sessions(home: Path, tmp_path: Path) -> None:
+    log = tmp_path / "headers.log"
+    with AppServer(APPS / "header_log_app.py", str(log)) as app:
+        log.unlink()  # the fixture's own readiness probe
+        gs.new_session(app.url, name="tok", token=SECRET)
+        seen = _seen(log)
+        assert seen and set(seen) == {f"Bearer {SECRET}"}, seen
+        log.unlink()
+        assert gs.get_session("tok").call("echo", "x") == ["x"]  # a new handle reads the stored token
+        seen = _seen(log)
+        assert seen and set(seen) == {f"Bearer {SECRET}"}, seen
     assert SECRET.encode() not in (home / "sessions.db").read_bytes()
 
 
@@ -65,8 +71,8 @@ def test_token_goes_to_the_keyring_when_there_is_one(home: Path) -> None:
     previous = keyring.get_keyring()
     keyring.set_keyring(backend)
     try:
-        with standin("full") as url:
-            s = gs.new_session(url, name="kr", token=SECRET)
+        with AppServer(APPS / "header_log_app.py") as app:
+            s = gs.new_session(app.url, name="kr", token=SECRET)
             assert backend.store == {("gradio-session", s.id): SECRET}
             assert not (home / "tokens").exists()
             gs.remove_session("kr")

@@ -6,37 +6,61 @@ notices when the app's API is no longer the one the module was made from."""
 from __future__ import annotations
 
 import keyword
+import unicodedata
 from typing import Any
 
 from .errors import ApiChanged, ParameterError
 from .functions import (
-    annotation, docstring, identifier, parameter_names, return_type, schema_type, parameters_text, type_source,
+    annotation, docstring, identifier, literal, parameter_names, return_type, schema_type, parameters_text,
+    type_source,
 )
 from .models import AppInfo, Endpoint
 from .sync import Session, get_session
 from .version import __version__
 
 _RESERVED = {"session", "SESSION", "API", "API_HASH", "_call", "_checked"}  # the base's: no method takes them
+_GLOBALS = {"annotations", "os", "Any", "Literal", "NamedTuple", "cast", "FileData", "FileDict", "Generated",
+            "API_HASH"}  # the module's own names: no class takes them
+
+
+def docstring_body(text: str) -> str:
+    """Any text as the body of a triple-quoted docstring whose value is that very text: backslashes
+    doubled, a quote escaped where another follows it or the text ends (no run of three can close
+    the docstring), and every invisible or control character but newline and tab written as an
+    escape (a NUL, a carriage return or a bidi override can't break or disguise the source)."""
+    text = text.replace("\\", "\\\\")
+    text = "".join('\\"' if c == '"' and (text[i + 1:i + 2] in ('"', "")) else c for i, c in enumerate(text))
+    return "".join(_escaped(c) if c not in "\n\t" and unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c
+                   for c in text)
+
+
+def _escaped(c: str) -> str:
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
 
 
 def module_source(session_name: str, app_url: str, app: AppInfo, class_name: str | None = None) -> str:
-    """The module's source for an app's API (as a session read it)."""
+    """The module's source for an app's API (as a session read it). Every text of the app is
+    written as a docstring body or a plain JSON literal, every name as a checked identifier: no
+    endpoint, label or value can add code to the module."""
     cls = class_name or "".join(w.capitalize() for w in identifier(session_name, set()).split("_") if w)
     if class_name is None and not cls.isidentifier():  # `127.0.0.1:7860` -> App12700017860
         cls = f"App{cls}"
-    if not cls.isidentifier() or keyword.iskeyword(cls):
-        raise ParameterError(f"{cls!r} is not a valid class name: give one with --class-name.")
-    taken, classes, methods, results = set(_RESERVED), {cls, "Generated", "FileData"}, [], []
+    if not cls.isidentifier() or keyword.iskeyword(cls) or cls in _GLOBALS:
+        raise ParameterError(f"{cls!r} is not a valid class name here: give one with --class-name.")
+    # a result class is a global its methods name: no parameter may hide it
+    arguments = {ident for ep in app.endpoints.values() for ident in parameter_names(ep)}
+    taken, classes, methods, results = set(_RESERVED), {cls, *_GLOBALS, *arguments}, [], []
     for ep in app.endpoints.values():
         name = identifier(ep.name, taken)
         result = identifier(f"{name.title().replace('_', '')}Result", classes) if len(ep.returns) > 1 else None
         if result:
             results.append(_named_tuple(result, ep))
         methods.append(_method(name, ep, result))
-    api = "".join(f"        {name!r}: {fingerprint(ep)!r},\n" for name, ep in app.endpoints.items())
-    head = f'''"""Typed functions for the Gradio app at {app_url} (session {session_name!r}).
-
-Written by `gradio-session codegen` (gradio-session {__version__}) from the app's API {app.api_hash}.
+    api = "".join(f"        {literal(name)}: {literal(fingerprint(ep))},\n" for name, ep in app.endpoints.items())
+    about = (f"Typed functions for the Gradio app at {app_url} (session {session_name!r}).\n\nWritten by "
+             f"`gradio-session codegen` (gradio-session {__version__}) from the app's API {app.api_hash}.")
+    head = f'''"""{docstring_body(about)}
 Its first call reads the API again, and raises gradio_session.ApiChanged if it changed since.
 """
 
@@ -48,14 +72,15 @@ from typing import Any, Literal, NamedTuple, cast
 from gradio_session import FileData, FileDict
 from gradio_session.codegen import Generated
 
-API_HASH = {app.api_hash!r}
+API_HASH = {literal(app.api_hash)}
 '''
+    about = f"The endpoints of {app_url}: `{cls}()` uses the session {session_name!r}, or pass another."
     body = f'''
 
 class {cls}(Generated):
-    """The endpoints of {app_url}: `{cls}()` uses the session {session_name!r}, or pass another."""
+    """{docstring_body(about)}"""
 
-    SESSION = {session_name!r}
+    SESSION = {literal(session_name)}
     API = {{
 {api}    }}
 ''' + "".join(methods)
@@ -67,13 +92,14 @@ def _named_tuple(cls: str, ep: Endpoint) -> str:
     fields = []
     for i, r in enumerate(ep.returns):
         field = identifier(str(r.label or f"output_{i}").lower(), taken)
-        fields.append(f"    {field if not field.startswith('_') else f'output_{i}'}: {type_source(schema_type(r.schema))}\n")
-    return f'\n\nclass {cls}(NamedTuple):\n    """What {ep.name} returns."""\n\n' + "".join(fields)
+        field = field if not field.startswith("_") else identifier(f"output_{i}", taken)  # a NamedTuple's own
+        fields.append(f"    {field}: {type_source(schema_type(r.schema))}\n")
+    return f'\n\nclass {cls}(NamedTuple):\n    """{docstring_body(f"What {ep.name} returns.")}"""\n\n' + "".join(fields)
 
 
 def _method(name: str, ep: Endpoint, result: str | None) -> str:
     names = parameter_names(ep)  # identifier -> API name, in the API's order
-    call = f"self._call({ep.name!r}, [{', '.join(names)}])"
+    call = f"self._call({literal(ep.name)}, [{', '.join(names)}])"
     returns = return_type(ep)
     if result:
         ret, line = result, f"return {result}(*{call})"
@@ -81,9 +107,8 @@ def _method(name: str, ep: Endpoint, result: str | None) -> str:
         ret, line = "None", call
     else:
         ret = type_source(returns)
-        line = f"return {call}[0]" if ret == "Any" else f"return cast({ret!r}, {call}[0])"
-    doc = "\n".join(f"        {text}".rstrip() for text in docstring(ep).splitlines()).lstrip()
-    doc = doc.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+        line = f"return {call}[0]" if ret == "Any" else f"return cast({literal(ret)}, {call}[0])"
+    doc = "\n".join(f"        {text}".rstrip() for text in docstring_body(docstring(ep)).split("\n")).lstrip()
     params = parameters_text(ep)
     return (f"\n    def {name}(self{', ' + params if params else ''}) -> {ret}:\n"
             f'        """{doc}\n        """\n        {line}\n')

@@ -5,6 +5,9 @@ Python and on the command line. Pure: `Session.view_api()` and `gradio-session a
 from __future__ import annotations
 
 import json
+import keyword
+import math
+import re
 import shlex
 from typing import Any
 
@@ -13,6 +16,7 @@ from .models import AppInfo, Endpoint, Parameter
 
 _SAMPLES = {"string": "hi", "number": 1, "integer": 1, "boolean": True, "array": [], "object": {}}
 _FILE_SAMPLE = "path/to/file.txt"
+_HIDDEN = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def api_text(app: AppInfo, session_name: str, endpoint: str | None = None) -> str:
@@ -37,7 +41,7 @@ def _endpoint_text(ep: Endpoint, session_name: str) -> str:
         lines += _table([(f"[{i}]", r.python_type, _component(r.component, r.label, None))
                          for i, r in enumerate(ep.returns)])
     sample = [(p, _sample(p)) for p in ep.parameters if not (p.has_default and p.default is None)]
-    by_name = all(p.name.isidentifier() for p, _ in sample)
+    by_name = all(p.name.isidentifier() and not keyword.iskeyword(p.name) for p, _ in sample)
     short = ep.name.lstrip("/")
     py_args = [_py(short)] + [f"{p.name}={_py(v)}" if by_name else _py(v) for p, v in sample]
     cli_words = ["gradio-session", "call", short]
@@ -87,14 +91,17 @@ def _sample(p: Parameter) -> Any:
 
 
 def _py(value: Any) -> str:
-    """A Python literal of a JSON value, strings in double quotes."""
+    """A Python literal of a JSON value to copy, strings in double quotes, any character that is
+    not plain text (a control, a bidi override) as an escape; inf and nan as `float("inf")`."""
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
+    if isinstance(value, float) and not math.isfinite(value):
+        return f'float("{value}")'
     if isinstance(value, list):
         return "[" + ", ".join(_py(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{_py(str(k))}: {_py(v)}" for k, v in value.items()) + "}"
-    return repr(value)
+    return repr(value) if value is None or isinstance(value, (bool, int, float)) else _py(str(value))
 
 
 def _cli(value: Any) -> str:

@@ -1,7 +1,9 @@
 """Files: what may be uploaded, safe local names for downloads, streamed upload and download.
 
-A server's file name is untrusted: `safe_name` keeps only a plain base name, `reserve` never
-overwrites a file, and every download lands in a temp file in the folder first.
+What an app sends is untrusted. A path in its FileData is the app's: only a file this client
+downloaded (recorded, see `as_upload`) or one the user named is read from disk. `safe_name`
+keeps only a plain, visible base name, `reserve` never overwrites a file or follows a link, and
+every download lands in a temp file in the folder first.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import io
 import mimetypes
 import os
 import re
+import stat
 import tempfile
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -25,6 +29,7 @@ from .transport import Transport
 
 Progress = Callable[[int, int | None], None]  # (bytes done, bytes in all or None)
 META = {"_type": "gradio.FileData"}
+NAME_BYTES = 200  # a local name's UTF-8 bytes at most: file systems take 255, " (n)" is added
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
 
 
@@ -33,15 +38,17 @@ def is_filedata(value: Any) -> bool:
         value["meta"].get("_type") == "gradio.FileData" and isinstance(value.get("path"), str)
 
 
-def as_upload(value: Any) -> Path | dict[str, Any]:
-    """A local file to upload (a checked, absolute Path) or the FileData dict to send as is."""
+def as_upload(value: Any, downloads: Collection[tuple[str, str]] = ()) -> Path | dict[str, Any]:
+    """A local file to upload (a checked, absolute Path) or the FileData dict to send as is.
+    A FileData dict is local only when its `download_key` is among `downloads` (files this
+    client downloaded) and still a regular file: any other path from an app is the app's own."""
     if isinstance(value, FileData):
         return value.to_dict()
     if isinstance(value, dict):
         if not isinstance(value.get("path"), str):
             raise ParameterError(f"A FileData needs a 'path': got {value!r}.")
-        if downloaded_here(value):
-            return Path(value["path"]).resolve()  # sent back as the file it is now
+        if download_key(value) in downloads and _regular(value["path"]):
+            return Path(value["path"])  # sent back as the file it is now
         return {**value, "meta": META}
     if is_url(value):
         name = unquote(urlsplit(value).path.rstrip("/").rsplit("/", 1)[-1]) or None
@@ -56,45 +63,71 @@ def as_upload(value: Any) -> Path | dict[str, Any]:
     raise ParameterError(f"{value!r} is not a file: give a local path, a URL or a FileData.")
 
 
-def downloaded_here(fd: dict[str, Any]) -> bool:
-    """A result's FileData whose file was downloaded to this machine: its `path` is a local file
-    and no longer the one its `url` serves (the server's own FileData names its path in its url)."""
-    path = fd["path"]
-    return not is_url(path) and path not in unquote(str(fd.get("url") or "")) and Path(path).is_file()
+def download_key(value: Any) -> tuple[str, str] | None:
+    """(path, url) of a FileData dict that may be a file downloaded here (its path is no URL),
+    as `download_all` records it; None for any other value."""
+    if isinstance(value, dict) and isinstance(value.get("path"), str) and not is_url(value["path"]):
+        return value["path"], str(value.get("url") or "")
+    return None
+
+
+def _regular(path: str) -> bool:
+    """A regular file itself, not a link to one."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def find_files(value: Any) -> list[dict[str, Any]]:
-    """Every FileData dict in a value, also nested in lists and dicts."""
-    if is_filedata(value):
-        return [value]
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    return [fd for item in items for fd in find_files(item)]
+    """Every FileData dict in a value, also nested in lists and dicts, in order (no recursion:
+    the value is an app's)."""
+    found, pending = [], [value]
+    while pending:
+        item = pending.pop()
+        if is_filedata(item):
+            found.append(item)
+        elif isinstance(item, (dict, list)):
+            pending.extend(reversed(list(item.values()) if isinstance(item, dict) else item))
+    return found
 
 
 def safe_name(name: str | None) -> str:
-    """A plain file name from an untrusted one: base name only, no control or reserved names."""
+    """A plain file name from an untrusted one: base name only, no control, invisible (bidi,
+    format) or reserved names, no leading dot or dash, at most NAME_BYTES bytes in UTF-8."""
     base = re.split(r"[\\/]", name or "")[-1]
-    base = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "", base).strip().rstrip(". ")
+    base = "".join(c for c in unicodedata.normalize("NFC", base)
+                   if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Zl", "Zp") and c not in '<>:"|?*')
+    base = base.strip().rstrip(". ")
     if base in ("", ".", "..") or base.split(".")[0].strip().upper() in _RESERVED:
         base = f"file_{base}" if base not in ("", ".", "..") else "file"
-    if len(base) > 200:
+    if base[0] in ".-":  # hidden, or read as an option by the next command
+        base = f"_{base}"
+    if len(base.encode()) > NAME_BYTES:
         stem, dot, ext = base.rpartition(".")
-        base = stem[: 200 - len(ext) - 1] + dot + ext if dot and len(ext) < 20 else base[:200]
+        keep = dot and len(ext.encode()) < 20
+        base = _cut(stem, NAME_BYTES - len(ext.encode()) - 1) + dot + ext if keep else _cut(base, NAME_BYTES)
     return base
 
 
+def _cut(text: str, size: int) -> str:
+    """`text` cut to `size` bytes of UTF-8, at a character's boundary."""
+    return text.encode()[:size].decode(errors="ignore")
+
+
 def reserve(folder: Path, name: str) -> Path:
-    """Create an empty `folder/name`, or `name (1)`, `(2)`...: never an existing file."""
+    """Create an empty `folder/name` (a `safe_name`), or `name (1)`, `(2)`...: never an existing
+    file, and never through a link."""
     stem, ext = os.path.splitext(name)
     for n in range(10_000):
         path = folder / (name if n == 0 else f"{stem} ({n}){ext}")
-        if path.resolve().parent != folder.resolve():
-            raise FileTransferError(f"Refusing the file name {name!r}: it leaves {folder}.")
         try:
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o644))
             return path
-        except FileExistsError:
+        except FileExistsError:  # a link there too: O_EXCL never follows one
             continue
+        except OSError as exc:
+            raise FileTransferError(f"Can't write {path.name!r} into {folder}: {exc.strerror or exc}.") from exc
     raise FileTransferError(f"Too many files named like {name!r} in {folder}.")
 
 
@@ -102,7 +135,7 @@ class _Reader(io.BufferedReader):
     """A file read by httpx in chunks (never whole): hashes and reports what it reads."""
 
     def __init__(self, path: Path, on_read: Callable[[int], None]) -> None:
-        super().__init__(io.FileIO(path, "rb"))
+        super().__init__(io.FileIO(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)))
         self.sha256 = hashlib.sha256()
         self._on_read = on_read
 
@@ -170,12 +203,14 @@ async def download(transport: Transport, url: str, folder: Path, name: str | Non
     except OSError as exc:
         raise FileTransferError(f"Can't write into {folder}: {exc.strerror or exc}.") from exc
     try:
-        with os.fdopen(fd, "wb") as out:
-            try:
+        try:
+            with os.fdopen(fd, "wb") as out:
                 await transport.download(url, out, progress)
-            except (StreamError, ConnectError) as exc:
-                raise FileTransferError(
-                    f"The download of {url} broke: {exc} The partial file was removed.") from exc
+        except (StreamError, ConnectError) as exc:
+            raise FileTransferError(f"The download of {url} broke: {exc} The partial file was removed.") from exc
+        except OSError as exc:  # the disk is full, a quota, an I/O error
+            raise FileTransferError(f"Can't write the download of {url} into {folder}: {exc.strerror or exc}. "
+                                    "The partial file was removed.") from exc
         final = reserve(folder, safe_name(name))
         try:
             os.replace(tmp, final)
@@ -188,18 +223,24 @@ async def download(transport: Transport, url: str, folder: Path, name: str | Non
         raise
 
 
-async def download_all(transport: Transport, dialect: Dialect, data: Any, folder: Path) -> Any:
+async def download_all(transport: Transport, dialect: Dialect, data: Any,
+                       folder: Path) -> tuple[Any, list[tuple[str, str, int]]]:
     """A copy of `data` whose FileData are downloaded into `folder` (path: the local file), each
-    from the first of its URLs that works (see `Dialect.file_urls`)."""
+    from the first of its URLs that works (see `Dialect.file_urls`); and (local path, url, size)
+    of each file, its `download_key` and size, to record."""
     data = copy.deepcopy(data)
+    done: list[tuple[str, str, int]] = []
     for fd in find_files(data):
         urls = dialect.file_urls(fd)
         for i, url in enumerate(urls):
             try:
-                local = await download(transport, url, folder, fd.get("orig_name") or fd["path"].split("?")[0])
+                name = fd.get("orig_name")
+                local = await download(transport, url, folder, name if isinstance(name, str) and name
+                                       else fd["path"].split("?")[0])
                 break
             except FileTransferError:
                 if i == len(urls) - 1:
                     raise
         fd.update(path=str(local), url=fd.get("url") or url)
-    return data
+        done.append((str(local), str(fd["url"]), local.stat().st_size))
+    return data, done

@@ -8,8 +8,10 @@ from __future__ import annotations
 import difflib
 import inspect
 import keyword
+import math
 import os
 import re
+import unicodedata
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Literal, Union
 
@@ -18,14 +20,22 @@ from .errors import ParameterError
 from .models import Endpoint, FileData, FileDict, Parameter
 
 _KINDS: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool, "null": type(None)}
+_LITERALS = (str, int, bool, type(None))  # what a Literal[...] may hold
+_DEPTH = 50  # nested lists and dicts a default may have in source (Python's parser stops at 200)
 FilePath = Union[str, os.PathLike, FileData]  # what a file parameter takes (a path, a URL, FileData)
 
 
 def identifier(name: str, taken: set[str]) -> str:
     """A valid Python identifier for an API name (`/image-to-text` -> `image_to_text`, `class` ->
-    `class_`), distinct from those `taken` (then added to them)."""
-    ident = re.sub(r"\W", "_", name.strip().lstrip("/")) or "_"
-    ident = f"_{ident}" if ident[0].isdigit() else ident
+    `class_`, `__init__` -> `_init__`: never a keyword, a dunder or a mangled `__name`), distinct
+    from those `taken` (then added to them). Normalized as Python reads names (NFKC), so what is
+    written is what Python binds."""
+    text = unicodedata.normalize("NFKC", str(name).strip().lstrip("/"))
+    ident = "".join(c if f"_{c}".isidentifier() else "_" for c in text) or "_"
+    ident = ident if ident[0].isidentifier() else f"_{ident}"  # a digit (or a combining mark) first
+    ident = re.sub(r"^__+", "_", ident)
+    if not ident.isidentifier() or unicodedata.normalize("NFKC", ident) != ident:
+        ident = "_" + re.sub(r"[^A-Za-z0-9_]", "_", ident).lstrip("_")
     ident = f"{ident}_" if keyword.iskeyword(ident) else ident
     base, n = ident, 2
     while ident in taken:
@@ -36,8 +46,8 @@ def identifier(name: str, taken: set[str]) -> str:
 
 def parameter_names(ep: Endpoint) -> dict[str, str]:
     """Each parameter's identifier -> its name in the app's API, in the API's order (never
-    `self`: a generated method has it)."""
-    taken: set[str] = {"self"}
+    `self` nor `cast`: a generated method uses them)."""
+    taken: set[str] = {"self", "cast"}
     return {identifier(p.name, taken): p.name for p in ep.parameters}
 
 
@@ -61,8 +71,9 @@ def schema_type(schema: Any, *, open_choices: bool = False) -> Any:
     props = schema.get("properties")
     if isinstance(props, dict) and "path" in props and ("url" in props or "meta" in props):
         return FileDict  # FileData, ImageData...: a file, as a result gives it back
-    if isinstance(schema.get("enum"), list) and schema["enum"] and not open_choices:
-        return Literal[tuple(schema["enum"])]
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum and not open_choices and all(type(v) in _LITERALS for v in enum):
+        return Literal[tuple(enum)]
     kind_of = schema.get("type")
     kinds: list[Any] = kind_of if isinstance(kind_of, list) else [kind_of]
     out: list[Any] = []
@@ -114,8 +125,26 @@ def _optional(p: Parameter) -> Any:
 
 def parameters_text(ep: Endpoint) -> str:
     """The parameters as source: `text: str, times: float = 1`."""
-    return ", ".join(f"{p.name}: {type_source(p.annotation)}" + ("" if p.default is p.empty else f" = {p.default!r}")
+    return ", ".join(f"{p.name}: {type_source(p.annotation)}"
+                     + ("" if p.default is p.empty else f" = {literal(p.default)}")
                      for p in signature(ep).parameters.values())
+
+
+def literal(value: Any, depth: int = 0) -> str:
+    """A plain JSON value (str, int, float - inf and nan too -, bool, None, and lists and dicts of
+    them) as Python source that evaluates to it. Anything else is refused: an app's value never
+    writes source through a repr of its own."""
+    kind = type(value)
+    if kind in (str, int, bool, type(None)):
+        return repr(value)
+    if kind is float:
+        return repr(value) if math.isfinite(value) else f"float({str(value)!r})"
+    if kind is list and depth < _DEPTH:
+        return "[" + ", ".join(literal(v, depth + 1) for v in value) + "]"
+    if kind is dict and depth < _DEPTH and all(type(k) is str for k in value):
+        return "{" + ", ".join(f"{k!r}: {literal(v, depth + 1)}" for k, v in value.items()) + "}"
+    raise ParameterError(f"A value of the app's API ({kind.__name__}) can't be written as Python source: only "
+                         f"JSON values (strings, numbers, booleans, null, lists and objects up to {_DEPTH} deep).")
 
 
 def docstring(ep: Endpoint) -> str:
@@ -132,7 +161,7 @@ def docstring(ep: Endpoint) -> str:
     if ep.returns:
         lines.append("Returns:" if len(ep.returns) == 1 else "Returns (a tuple):")
         for i, r in enumerate(ep.returns):
-            what = " ".join(x for x in (r.component, repr(r.label) if r.label else "") if x)
+            what = " ".join(str(x) for x in (r.component, repr(r.label) if r.label else "") if x)
             lines.append(f"    [{i}] {type_source(schema_type(r.schema))}"
                          + (f": {what}" if what else ""))
     return "\n".join(lines).rstrip()
@@ -146,10 +175,10 @@ def endpoint_help(ep: Endpoint) -> str:
 
 def _details(p: Parameter) -> list[str]:
     out = []
-    what = " ".join(x for x in (p.component, repr(p.label) if p.label else "") if x)
+    what = " ".join(str(x) for x in (p.component, repr(p.label) if p.label else "") if x)
     description = p.schema.get("description")
     if what or description:
-        out.append("; ".join(x for x in (what, description) if x) + ".")
+        out.append("; ".join(str(x) for x in (what, description) if x) + ".")
     choices, many = choices_of(p)
     if choices is not None:
         out.append(f"{'Any' if many else 'One'} of {list(choices)!r}"
@@ -177,7 +206,7 @@ class Api:
         """Identifier -> endpoint, made again only when the session read another API."""
         app = self._session.app
         if self._named[0] != app.api_hash:
-            taken: set[str] = set()
+            taken: set[str] = {"_session", "_async", "_made", "_named", "_endpoints", "_function"}  # our own
             self._named = (app.api_hash, {identifier(name, taken): ep for name, ep in app.endpoints.items()})
         return self._named[1]
 
@@ -272,7 +301,7 @@ def type_source(tp: Any) -> str:
         return "os.PathLike[str]"
     origin, args = getattr(tp, "__origin__", None), getattr(tp, "__args__", ())
     if origin is Literal:
-        return f"Literal[{', '.join(repr(a) for a in args)}]"
+        return f"Literal[{', '.join(literal(a) for a in args)}]"
     if origin is Union:
         return " | ".join(type_source(a) for a in args)
     if origin in (list, dict, tuple):

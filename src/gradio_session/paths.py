@@ -22,6 +22,8 @@ HOLDER_IDLE_ENV = "GRADIO_SESSION_HOLDER_IDLE"  # seconds a holder stays with no
 DEBUG_ENV = "GRADIO_SESSION_DEBUG"  # set: the CLI shows tracebacks
 SERVER_ENV = "GRADIO_SESSION_SERVER"  # 0: every command runs in its own process, no CLI server
 SERVER_IDLE_ENV = "GRADIO_SESSION_SERVER_IDLE"  # seconds a CLI server stays with no command
+TOKEN_ENV = "GRADIO_SESSION_TOKEN"  # the token of `new` and `duplicate` when none is given on the command line
+MAX_DOWNLOAD_ENV, MAX_BODY_ENV = "GRADIO_SESSION_MAX_DOWNLOAD", "GRADIO_SESSION_MAX_BODY"  # bytes: a result file, an answer
 HOLDER_IDLE = 10.0
 SERVER_IDLE = 60.0
 
@@ -87,7 +89,3 @@ def server_idle() -> float:
 
 def holder_idle() -> float:
     return float(os.environ.get(HOLDER_IDLE_ENV, HOLDER_IDLE))
-
-
-def debug() -> bool:
-    return bool(os.environ.get(DEBUG_ENV))

@@ -6,6 +6,7 @@ The only module that imports httpx and httpx-sse; it turns their failures into o
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager, contextmanager
@@ -15,14 +16,22 @@ from urllib.parse import urlsplit
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
+from . import paths
 from .version import __version__
-from .errors import ConnectError, FileTransferError, StreamError
+from .errors import ConnectError, FileTransferError, GradioSessionError, StreamError
+from .protocol.messages import loads
 
 # Gradio sends a heartbeat every ~15 s: four missed ones mean the stream is dead.
 STREAM_READ_TIMEOUT = 60.0
 SOCKET_MESSAGE_MAX = 256 * 1024 * 1024  # Gradio 3.x sends whole values, images as base64, on its sockets
 SOCKET_PING = 20.0  # seconds between pings on a call's WebSocket, and for each answer
 RETRY_STATUSES = frozenset({429, 503})  # busy or queue full: worth another try before acceptance
+# Size limits on what an app sends (bytes; the environment variables in paths.py change them).
+# An answer read whole (`/config`, `/info`, a join's answer) is KBs, a big app's config a few MB.
+MAX_BODY = 32 * 2**20
+# A result file: beyond any media a Gradio component shows (an hour of HD video), short of what
+# fills a disk unnoticed; apps that return model weights or datasets need it raised.
+MAX_DOWNLOAD = 2 * 2**30
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -57,12 +66,32 @@ class Response:
         self.url = url
 
     def json(self) -> Any:
-        import json
-
+        """The body as JSON, or None when it is not JSON; StreamError when nested too deep."""
         try:
-            return json.loads(self.text)
+            return loads(self.text)
         except ValueError:
             return None
+
+
+def limit(env: str, default: int) -> int:
+    """A size limit in bytes: the environment variable `env` when set, else `default`."""
+    raw = os.environ.get(env, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) == 0:
+        raise GradioSessionError(f"{env} must be a positive number of bytes, not {raw!r}.")
+    return int(raw)
+
+
+def _too_big(what: str, most: int, env: str) -> str:
+    return (f"{what} is over the limit of {most} bytes ({env}): refused. If you trust the app, set "
+            f"{env} to a higher number of bytes.")
+
+
+def _declared(r: httpx.Response) -> int | None:
+    """The Content-Length the server gave (of the bytes sent, maybe compressed), if any."""
+    value = r.headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
 
 
 class _TLSWhenNeeded(httpx.AsyncBaseTransport):
@@ -121,8 +150,8 @@ class Transport:
         for attempt in range(retries + 1):
             try:
                 with _mapped(url):
-                    r = await self._client.request(method, url, **kwargs)
-                response = Response(r.status_code, r.text, str(r.url))
+                    async with self._client.stream(method, url, **kwargs) as r:
+                        response = Response(r.status_code, await _read_body(r, url), str(r.url))
                 if response.status not in RETRY_STATUSES or attempt >= retries:
                     return response
             except ConnectError as exc:
@@ -138,14 +167,23 @@ class Transport:
 
     async def download(self, url: str, out: IO[bytes],
                        progress: Callable[[int, int | None], None] | None = None) -> None:
-        """Stream a GET into `out` chunk by chunk; progress(done, total or None) after each."""
+        """Stream a GET into `out` chunk by chunk; progress(done, total or None) after each.
+        FileTransferError for a file over the download limit (told, or as it is read)."""
+        most = limit(paths.MAX_DOWNLOAD_ENV, MAX_DOWNLOAD)
+        refused = _too_big(f"The file at {url}", most, paths.MAX_DOWNLOAD_ENV)
         with _mapped(url, streaming=True):
             async with self._client.stream("GET", url) as r:
                 if r.status_code >= 400:
-                    await r.aread()
-                    raise FileTransferError(f"Downloading {url} failed (HTTP {r.status_code}): {r.text[:200]}")
-                total = int(r.headers.get("content-length") or 0) or None  # of the bytes sent (maybe gzipped)
+                    text = await _read_body(r, url)
+                    raise FileTransferError(f"Downloading {url} failed (HTTP {r.status_code}): {text[:200]}")
+                total = _declared(r)
+                if total is not None and total > most:
+                    raise FileTransferError(refused)
+                written = 0
                 async for chunk in r.aiter_bytes():
+                    written += len(chunk)
+                    if written > most:  # no Content-Length, a false one, or a compressed body
+                        raise FileTransferError(refused)
                     out.write(chunk)
                     if progress:
                         progress(r.num_bytes_downloaded, total)
@@ -198,6 +236,21 @@ class Transport:
             raise
 
 
+async def _read_body(r: httpx.Response, url: str) -> str:
+    """A whole answer as text, refused (StreamError) past the body limit, told or read."""
+    most = limit(paths.MAX_BODY_ENV, MAX_BODY)
+    declared = _declared(r)
+    body = bytearray()
+    if declared is None or declared <= most:
+        async for chunk in r.aiter_bytes():
+            body += chunk
+            if len(body) > most:
+                break
+    if len(body) > most or declared is not None and declared > most:
+        raise StreamError(_too_big(f"The answer of {url}", most, paths.MAX_BODY_ENV))
+    return body.decode(r.encoding or "utf-8", errors="replace")
+
+
 class Socket:
     """An open WebSocket carrying JSON messages; its failures are StreamErrors."""
 
@@ -211,7 +264,7 @@ class Socket:
     async def receive(self) -> Any:
         """The next message, parsed; StreamError when the socket closes or breaks."""
         with _socket_errors(self._url):
-            return await self._ws.receive_json()
+            return loads(await self._ws.receive_text())
 
 
 @contextmanager

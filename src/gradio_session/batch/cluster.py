@@ -99,13 +99,30 @@ async def dask_results(session: AsyncSession, endpoint: str, rows: Iterator[Row]
             await asyncio.to_thread(_close, client)
 
 
+SAFE_PATH = "PYTHONSAFEPATH"
+
+
 def _client(distributed: Any, scheduler: str | None) -> Any:
     """A client of the scheduler at that address, or of a new LocalCluster (a worker process
     per core, one thread each: the calls are I/O, the processes the parallelism)."""
     if scheduler:
         return distributed.Client(scheduler)
-    cluster = distributed.LocalCluster(n_workers=min(os.cpu_count() or 2, 4), threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
+    import dask
+
+    # Worker processes (and multiprocessing's resource tracker) start as `python -c ...` in this
+    # folder, which that puts first on their import path: a downloaded `threading.py` would run
+    # in each. PYTHONSAFEPATH (Python 3.11+) keeps it off, at start and at a worker's restart.
+    saved = os.environ.get(SAFE_PATH)
+    os.environ[SAFE_PATH] = "1"
+    try:
+        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{SAFE_PATH}": "1"}):
+            cluster = distributed.LocalCluster(n_workers=min(os.cpu_count() or 2, 4), threads_per_worker=1,
+                                               processes=True, dashboard_address=None)
+    finally:
+        if saved is None:
+            os.environ.pop(SAFE_PATH, None)
+        else:
+            os.environ[SAFE_PATH] = saved
     return distributed.Client(cluster)
 
 

@@ -5,6 +5,7 @@ The session machinery (httpx, SQLite) is imported inside the commands, so `--hel
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from typing import Any, NoReturn
@@ -22,22 +23,73 @@ from .common import (
 from .output import Output
 from .terminal import current
 
+_IN_PS = "On the command line it is visible to other users (`ps`) while the command runs"
+
+
+def _token_from(token: str | None, token_stdin: bool) -> str | None:
+    """The token: --token, else one line of standard input (--token-stdin), else
+    $GRADIO_SESSION_TOKEN; None for the default (huggingface_hub's, for a Space)."""
+    from ..errors import ParameterError
+    from ..paths import TOKEN_ENV
+
+    if token is not None and token_stdin:
+        raise ParameterError("Give the token once: --token or --token-stdin.")
+    return _stdin_line("--token-stdin") if token_stdin else token or os.environ.get(TOKEN_ENV) or None
+
+
+def _stdin_line(option: str) -> str:
+    """One line of standard input, stripped; asked without echo when stdin is a terminal."""
+    from ..errors import ParameterError
+
+    if sys.stdin.isatty():
+        line = click.prompt(f"Value for {option}", hide_input=True, default="", show_default=False, err=True)
+    else:
+        line = sys.stdin.readline()
+    if not line.strip():
+        raise ParameterError(f"{option} read nothing from standard input: give the value there, on one line.")
+    return str(line).strip()
+
+
+def _secrets_from(given: tuple[str, ...], from_stdin: str | None) -> dict[str, str]:
+    """--secret KEY=VALUE, --secret KEY (the value of the environment variable KEY) and
+    --secret-stdin KEY (one line of standard input). No value is ever repeated in an error."""
+    from ..errors import ParameterError
+
+    secrets = {}
+    for secret in given:
+        key, eq, value = secret.partition("=")
+        if not key:
+            raise ParameterError("Give each --secret as KEY (its value from the environment variable KEY) "
+                                 "or KEY=VALUE.")
+        if not eq and key not in os.environ:
+            raise ParameterError(f"--secret {key}: the environment variable {key} is not set. Set it, or pass "
+                                 f"--secret-stdin {key}, or --secret KEY=VALUE (visible to other users in `ps`).")
+        secrets[key] = value if eq else os.environ[key]
+    if from_stdin is not None:
+        if not from_stdin or "=" in from_stdin:
+            raise ParameterError("Give --secret-stdin a KEY only: its value is read from standard input.")
+        secrets[from_stdin] = _stdin_line(f"--secret-stdin {from_stdin}")
+    return secrets
+
 
 @app.command()
 @click.argument("app_url", metavar="APP", help="URL of the Gradio app, or a Hugging Face Space (owner/name).")
 @click.option("--name", help="Session name (default: from the URL, or the Space's id).")
 @click.option("--download-path", help="Folder for downloaded files.")
 @click.option("--force/--no-force", help="Re-create a session of the same name.")
-@click.option("--token", help="Token for the app (kept in the OS keyring or a 0600 file); for a Space, "
-              "default: huggingface_hub's (HF_TOKEN, or `hf auth login`).")
+@click.option("--token", metavar="TOKEN", help="Token for the app (kept in the OS keyring or a 0600 file); default: "
+              "GRADIO_SESSION_TOKEN, else for a Space huggingface_hub's (HF_TOKEN, or `hf auth login`). "
+              f"{_IN_PS}: prefer --token-stdin or GRADIO_SESSION_TOKEN.")
+@click.option("--token-stdin", is_flag=True, help="Read the token from standard input (one line), out of `ps`'s sight.")
 @click.option("--wait-timeout", type=float, help="Seconds a Space gets to wake up or build (default 300).")
 @json_option
 def new(app_url: str, name: str | None, download_path: str | None, force: bool, token: str | None,
-        wait_timeout: float | None, json_: bool) -> None:
+        token_stdin: bool, wait_timeout: float | None, json_: bool) -> None:
     """Create a session for a Gradio app or a Hugging Face Space (probes it first)."""
     from .. import aio
 
     out = Output(json_)
+    token = _token_from(token, token_stdin)
     with out.stages("The Space") as on_stage:
         s = _run(aio.new_session(app_url, name=name, download_path=download_path, force=force, token=token,
                                  wait_timeout=wait_timeout, on_stage=on_stage))
@@ -55,25 +107,33 @@ def new(app_url: str, name: str | None, download_path: str | None, force: bool, 
 @click.option("--hardware", help="Hardware for the copy (e.g. cpu-basic, t4-small).")
 @click.option("--private/--public", default=None, help="The copy's visibility (default: the Hub's).")
 @click.option("--sleep-time", type=int, help="Seconds of inactivity before the copy sleeps (paid hardware).")
-@click.option("--secret", "secrets", multiple=True, metavar="KEY=VALUE", help="A secret of the copy (repeatable).")
+@click.option("--secret", "secrets", multiple=True, metavar="KEY[=VALUE]",
+              help="A secret of the copy (repeatable): KEY alone takes the value of the environment variable KEY. "
+                   "A VALUE is visible to other users (`ps`) while the command runs.")
+@click.option("--secret-stdin", metavar="KEY", help="A secret of the copy whose value is read from standard input "
+              "(one line).")
 @click.option("--name", help="Session name (default: the copy's id).")
-@click.option("--token", help="Hugging Face token (default: huggingface_hub's: HF_TOKEN, or `hf auth login`).")
+@click.option("--token", metavar="TOKEN", help="Hugging Face token (default: GRADIO_SESSION_TOKEN, else "
+              f"huggingface_hub's: HF_TOKEN, or `hf auth login`). {_IN_PS}: prefer --token-stdin or an "
+              "environment variable.")
+@click.option("--token-stdin", is_flag=True, help="Read the token from standard input (one line), out of `ps`'s sight.")
 @click.option("--wait-timeout", type=float, help="Seconds the copy gets to build and start (default 300).")
 @json_option
 def duplicate(space: str, to: str | None, hardware: str | None, private: bool | None, sleep_time: int | None,
-              secrets: tuple[str, ...], name: str | None, token: str | None, wait_timeout: float | None,
-              json_: bool) -> None:
+              secrets: tuple[str, ...], secret_stdin: str | None, name: str | None, token: str | None,
+              token_stdin: bool, wait_timeout: float | None, json_: bool) -> None:
     """Duplicate a Hugging Face Space into your account, wait for it to run, make a session on it."""
     from .. import aio
     from ..errors import ParameterError
 
     out = Output(json_)
-    pairs = [secret.partition("=") for secret in secrets]
-    if any(not key or not eq for key, eq, _ in pairs):
-        raise ParameterError("Give each --secret as KEY=VALUE.")
+    if token_stdin and secret_stdin is not None:
+        raise ParameterError("Standard input gives one value: use --token-stdin or --secret-stdin, and an "
+                             "environment variable for the other (GRADIO_SESSION_TOKEN, or --secret KEY).")
+    token, values = _token_from(token, token_stdin), _secrets_from(secrets, secret_stdin)
     with out.stages("The copy") as on_stage:
         s = _run(aio.duplicate_space(space, to, hardware=hardware, private=private, sleep_time=sleep_time,
-                                     secrets={key: value for key, _, value in pairs} or None, name=name,
+                                     secrets=values or None, name=name,
                                      token=token, wait_timeout=wait_timeout, on_stage=on_stage))
     record = s.repository.get_session(s.id)
     if json_:
@@ -263,10 +323,11 @@ def run(argv: list[str]) -> int:
     try:
         code = app.main(argv, standalone_mode=False, prog_name="gradio-session")
     except GradioSessionError as exc:
-        from ..paths import debug
+        if current().debug:  # the traceback, written here: the same whether the CLI server ran the command or not
+            import traceback
 
-        if debug():
-            raise
+            current().stderr.write(traceback.format_exc())
+            return 1
         Output().error(str(exc))
         return 1
     except click.Abort as exc:  # click turns Ctrl+C into Abort

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .common import _run, app, complete_endpoints, complete_sessions, json_option
-from .output import Output
+from .output import Output, markup_free
 
 if TYPE_CHECKING:
     from ..models import BatchRecord
@@ -135,8 +135,8 @@ class _Bar:
                             TextColumn("ETA"), TimeRemainingColumn(),
                             TextColumn("[red]{task.fields[failed]} failed[/] {task.fields[retrying]} retrying"),
                             console=self.out.err, transient=False)
-        self.task = self.bar.add_task(record.endpoint, total=record.total, completed=done, rate="-", failed=0,
-                                      retrying=0)
+        self.task = self.bar.add_task(markup_free(record.endpoint), total=record.total, completed=done, rate="-",
+                                      failed=0, retrying=0)
         self.bar.start()
         self.poller = asyncio.get_running_loop().create_task(self._poll(done))
 

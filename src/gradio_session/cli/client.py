@@ -1,7 +1,11 @@
 """The `gradio-session` entry point. A `call` goes to the CLI server of this directory when one
 runs: a warm process makes the call while this one only relays its output, so a shell script's
-calls skip Python's imports. Otherwise the command runs here, and a second cold `call` within
-WINDOW seconds starts a server for the next ones (see `server.py`).
+calls skip Python's imports. Otherwise the first cold `call` starts a server for the next ones
+and runs its own command here meanwhile (see `server.py`).
+
+A server is trusted only when it is this user's (its folder checked, its peer id on the socket),
+and it runs a command only after this client confirmed it: a server that does not answer
+within ACCEPT seconds (stopped, stuck) is left, and the command runs here, once.
 
 Only the standard library is imported on the served path."""
 
@@ -9,16 +13,26 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, NoReturn
+from typing import TYPE_CHECKING, Callable, NoReturn
+
+from .. import private
+from ..errors import RepositoryError
+
+if TYPE_CHECKING:
+    import socket
 
 SERVED = ("call",)
-WINDOW = 30.0  # seconds: a cold `call` this soon after another starts a server
-STARTING = 5.0  # seconds a server just started is given to take its lock
+ACCEPT = 3.0  # seconds a server gets to take a command before it runs here instead
+STARTING = 5.0  # seconds a server just started gets to listen before a call runs here instead
+# What changes what a call does, so a server runs only commands of its own environment; how the
+# output looks (colors, width, tracebacks) is sent with each command instead (REQUEST_ENV).
 KEY_ENV_PREFIXES = ("GRADIO_SESSION_", "HF_", "HUGGING_FACE_", "SSL_", "XDG_", "LC_")
-KEY_ENV = ("HOME", "LANG", "TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "PYTHONPATH", "PATH",
-           "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NO_PROXY", "no_proxy")
+KEY_ENV = ("HOME", "LANG", "PYTHONPATH", "PYTHONSAFEPATH", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+           "NO_PROXY", "no_proxy")
+REQUEST_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES", "GRADIO_SESSION_DEBUG")
+NOT_KEY = ("GRADIO_SESSION_DEBUG", "GRADIO_SESSION_SERVER", "GRADIO_SESSION_SERVER_IDLE", "GRADIO_SESSION_TOKEN")
 CONTROL, STDOUT, STDERR = 0, 1, 2  # frame kinds, server to client
-INTERRUPT = b"i"  # client to server: Ctrl+C
+INTERRUPT, GO = b"i", b"g"  # client to server: Ctrl+C; run the command you accepted
 
 
 def server_key() -> str:
@@ -30,23 +44,28 @@ def server_key() -> str:
     from ..version import __version__
 
     env = {k: v for k, v in os.environ.items()
-           if k.startswith(KEY_ENV_PREFIXES) or k in KEY_ENV or k.lower().endswith("_proxy")}
+           if (k.startswith(KEY_ENV_PREFIXES) or k in KEY_ENV or k.lower().endswith("_proxy")) and k not in NOT_KEY}
     facts = [__version__, sys.executable, os.getcwd(), sorted(env.items())]
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:16]
 
 
+def servable(argv: list[str]) -> bool:
+    """Whether a server may run this command: a `call` that does not read this process's stdin."""
+    return bool(argv) and argv[0] in SERVED and not any(a == "--map" or a.startswith("--map=") for a in argv)
+
+
 def _server(argv: list[str]) -> tuple[str, str] | None:
-    """(folder, key) of the server for this command, or None when it runs here only."""
-    if not argv or argv[0] not in SERVED or not hasattr(os, "fork"):  # POSIX: Unix sockets, flock
-        return None
-    if any(arg == "--map" or arg.startswith("--map=") for arg in argv):  # it reads this process's stdin
+    """(folder, key) of the server for this command, or None when it runs here only;
+    RepositoryError when the repository or its servers' folder is not the user's alone."""
+    if not servable(argv) or not hasattr(os, "fork"):  # POSIX: Unix sockets, flock
         return None
     from .. import paths
 
     if os.environ.get(paths.SERVER_ENV, "1").lower() in ("0", "no", "off", "false"):
         return None
     try:
-        return str(paths.servers(paths.home()).absolute()), server_key()
+        home = private.folder(paths.home())
+        return str(private.folder(paths.servers(home)).absolute()), server_key()
     except OSError:  # no working directory any more: the command says so itself
         return None
 
@@ -68,23 +87,25 @@ def _ask_server(folder: str, key: str, argv: list[str]) -> int | None:
     nothing was done and the command runs here)."""
     import json
     import signal
-    import socket
 
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn = _connect(folder, key)
+    if conn is None:
+        return None
     try:
-        in_folder(folder, lambda: conn.connect(key))
         here = os.stat(".")
         columns = os.environ.get("COLUMNS", "")
         width = int(columns) if columns.isdigit() else _width()
         request = {"argv": argv, "tty": [sys.stdout.isatty(), sys.stderr.isatty()], "width": width,
-                   "cwd": [here.st_dev, here.st_ino]}
+                   "cwd": [here.st_dev, here.st_ino], "env": {k: os.environ[k] for k in REQUEST_ENV if k in os.environ}}
         conn.sendall(json.dumps(request).encode() + b"\n")
         reader = conn.makefile("rb")
         first = _frame(reader)
-    except OSError:
-        conn.close()
-        return None
-    if first is None or first[0] != CONTROL or not json.loads(first[1]).get("accepted"):
+        if first is None or first[0] != CONTROL or not json.loads(first[1]).get("accepted"):
+            conn.close()
+            return None
+        conn.sendall(GO)  # from here on the command is the server's: it never runs here too
+        conn.settimeout(None)
+    except (OSError, ValueError):  # refused, stopped or stuck (no answer in ACCEPT seconds): never ran
         conn.close()
         return None
 
@@ -113,6 +134,41 @@ def _ask_server(folder: str, key: str, argv: list[str]) -> int | None:
     return 1
 
 
+def _connect(folder: str, key: str) -> socket.socket | None:
+    """A connection to this user's server for the key, waiting for one that is starting (it
+    holds its lock, or was started a moment ago); None when there is none."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + STARTING
+    while True:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.settimeout(ACCEPT)
+        try:
+            in_folder(folder, lambda: conn.connect(key))
+        except (FileNotFoundError, ConnectionRefusedError):
+            conn.close()
+            if time.monotonic() < deadline and _starting(folder, key):
+                time.sleep(0.02)
+                continue
+            return None
+        except OSError:
+            conn.close()
+            return None
+        if not private.same_user(conn):  # another user's socket in our folder: never talk to it
+            conn.close()
+            return None
+        return conn
+
+
+def _starting(folder: str, key: str) -> bool:
+    """A server for the key runs (its lock is held) or was started less than a second ago."""
+    import time
+
+    path = os.path.join(folder, key)
+    return private.held(path + ".lock") or time.time() - _mtime(path + ".log") < 1.0
+
+
 def _frame(reader: object) -> tuple[int, bytes] | None:
     """One frame from the server (kind byte, 4-byte length, data); None at the end."""
     head = reader.read(5)  # type: ignore[attr-defined]
@@ -132,29 +188,21 @@ def _width() -> int | None:
 
 
 def _start_server(folder: str, key: str) -> None:
-    """After a cold `call`: start this directory's server if the previous cold call was recent
-    (a script calling in a loop), so a lone call leaves no process behind. Not when one runs
-    (its lock is taken) or was started moments ago (it is still importing)."""
+    """After a cold `call` found no server: start one for the next calls (it leaves after
+    GRADIO_SESSION_SERVER_IDLE seconds without any). Not when one runs or starts already."""
+    import subprocess
     import time
 
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    stamp, log = (os.path.join(folder, key + suffix) for suffix in (".last", ".log"))
-    now = time.time()
-    recent = now - _mtime(stamp) < WINDOW
-    with open(stamp, "a"):
-        os.utime(stamp)
-    if not recent or now - _mtime(log) < STARTING:
+    log = os.path.join(folder, key + ".log")
+    if private.held(os.path.join(folder, key + ".lock")) or time.time() - _mtime(log) < STARTING:
         return
-    from ..core.locks import held  # asyncio is loaded by now: the command ran here
-
-    if held(os.path.join(folder, key + ".lock")):
-        return
-    import subprocess
-
-    with open(log, "ab") as out:
-        os.utime(log)
-        subprocess.Popen([sys.executable, "-m", "gradio_session.cli.server", folder, key],
+    out = private.open_file(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        os.utime(out)
+        subprocess.Popen(private.python_command("gradio_session.cli.server", folder, key),
                          stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+    finally:
+        os.close(out)
 
 
 def _mtime(path: str) -> float:
@@ -167,7 +215,11 @@ def _mtime(path: str) -> float:
 def main() -> NoReturn:
     """`gradio-session ARGS...`: through this directory's CLI server when it runs, else here."""
     argv = sys.argv[1:]
-    server = _server(argv)
+    try:
+        server = _server(argv)
+    except RepositoryError as exc:  # another user's folder, or one others could write
+        sys.stderr.write(f"Error: {exc}\n")
+        sys.exit(1)
     if server is not None:
         try:
             code = _ask_server(*server, argv)
@@ -175,12 +227,10 @@ def main() -> NoReturn:
             sys.exit(130)
         if code is not None:
             sys.exit(code)
+        try:
+            _start_server(*server)  # it imports while this command runs here: the next call is served
+        except (OSError, RepositoryError):
+            pass  # no server: the next call runs here too
     from .app import run
 
-    code = run(argv)  # Ctrl+C in here is the command's: it says "Interrupted." and gives 130
-    if server is not None:
-        try:
-            _start_server(*server)
-        except OSError:
-            pass  # no server: the next call runs here too
-    sys.exit(code)
+    sys.exit(run(argv))  # Ctrl+C in here is the command's: it says "Interrupted." and gives 130

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .output import Output
+from .output import Output, printable
 from .terminal import current
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_EXPIRED = 75  # EX_TEMPFAIL: the call goes on, try again later
 GLOB = "*?["  # a name holding one of these is a pattern
+# a word no shell reads as more than itself (bash's completion inserts it unquoted); not an option
+_SHELL_WORD = re.compile(r"[\w.][\w.@%+,:=/-]*")
 # The models' Literal values, spelled here so `--help` need not import the models.
 POLICIES = ("error", "warning", "remove")
 STATUSES = ("queued", "running", "heartbeat_expired", "complete", "error", "failed", "cancelled",
@@ -111,7 +114,8 @@ def complete_sessions(_ctx: click.Context, _param: click.Parameter, incomplete: 
         records = _records()
     except Exception:  # completion must never print a traceback into the shell
         return []
-    return [CompletionItem(r.name, help=r.app_url) for r in records if r.name.startswith(incomplete)]
+    return [CompletionItem(r.name, help=printable(r.app_url)) for r in records
+            if r.name.startswith(incomplete) and shell_word(r.name)]
 
 
 def complete_endpoints(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
@@ -126,7 +130,15 @@ def complete_endpoints(ctx: click.Context, _param: click.Parameter, incomplete: 
     if record is None:
         return []
     names = [name.lstrip("/") for name in record.app.endpoints]
-    return [CompletionItem(n) for n in names if n.startswith(incomplete.lstrip("/"))]
+    return [CompletionItem(n) for n in names if n.startswith(incomplete.lstrip("/")) and shell_word(n)]
+
+
+def shell_word(name: str) -> bool:
+    """Whether a name may be offered for completion: only letters, digits and `_.@%+,:=/-`,
+    not starting with `-` (an option) nor any other mark, so it is never code (`$(...)`, a
+    backtick, `;`), never split or globbed, never a home (`~`). An app names its endpoints: the
+    others are typed by hand."""
+    return _SHELL_WORD.fullmatch(name) is not None
 
 
 def json_option(f: F) -> F:

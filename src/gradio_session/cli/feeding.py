@@ -60,13 +60,13 @@ async def fed(out: Output, s: AsyncSession, endpoint: str, args: list[Any], kwar
         if each and isinstance(line, dict) and line.get("event") == "generating" and isinstance(line.get("data"), list):
             if current is not None and not current.done:
                 await current.cancel()
-            current = await s.invoke(endpoint, *args, **kwargs, **_taken(line["data"], mapped))
+            current = await s.invoke(endpoint, *args, **kwargs, **_taken(line["data"], mapped, s.endpoint(endpoint)))
             await _record(s, current, line)
             out.message(f"Started {current.event_id} from a partial result.", dim=True)
     if current is not None and not current.done:
         await current.cancel()
     last = await _result(lines, s.record.app_url)
-    return _taken(last.get("data") or [], mapped), _caller(last)
+    return _taken(last.get("data") or [], mapped, s.endpoint(endpoint)), _caller(last)
 
 
 async def _result(lines: list[Any], app_url: str) -> dict[str, Any]:
@@ -90,12 +90,25 @@ async def _result(lines: list[Any], app_url: str) -> dict[str, Any]:
     return last
 
 
-def _taken(results: list[Any], mapped: dict[str, int]) -> dict[str, Any]:
+def _taken(results: list[Any], mapped: dict[str, int], ep: Endpoint) -> dict[str, Any]:
+    """The mapped outputs; a path in text given to a file parameter is the app's file (a FileData
+    reference), never one of this machine to upload."""
+    from ..models import FileData
+
     for key, at in mapped.items():
         if not -len(results) <= at < len(results):
             raise click.BadParameter(f"the call on stdin has {len(results)} output(s): {key}={at} names none.",
                                      param_hint="'--map'")
-    return {key: results[at] for key, at in mapped.items()}
+    files = {p.name for p in ep.parameters if p.file}
+
+    def theirs(v: Any) -> Any:
+        return FileData(path=v) if isinstance(v, str) and not v.startswith(("http://", "https://")) else v
+
+    taken = {key: results[at] for key, at in mapped.items()}
+    for key in files & taken.keys():
+        value = taken[key]
+        taken[key] = [theirs(v) for v in value] if isinstance(value, list) else theirs(value)
+    return taken
 
 
 def _caller(line: dict[str, Any]) -> dict[str, str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,29 @@ STAGE_NEWS = {"SLEEPING": "asleep, waking it up", "STOPPED": "stopped, waking it
               "APP_STARTING": "starting", "RUNNING_APP_STARTING": "starting", "RUNNING": "running",
               "RUNNING_BUILDING": "running (a new build is under way)"}
 LEVEL_COLORS = {"warning": "yellow", "error": "red", "success": "green"}
+# what a terminal would obey or reorder rather than show: C0 controls but newline and tab, DEL,
+# C1 controls, bidi marks and controls; and lone surrogates, which no stream can even encode
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """An app's text as people may see it on a terminal: what a terminal would obey (escape
+    sequences, a carriage return, a bidi override) written as a visible escape, `\\x1b`."""
+    return _HIDDEN.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
+                       text)
+
+
+def _json_text(value: Any) -> str:
+    """A value as JSON whose text holds no such character either: JSON escapes (`\\u001b`), the
+    same data once parsed."""
+    return _HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", _jsonable(value))
+
+
+def _cells(*values: Any) -> list[Any]:
+    """Table cells as plain text: never read as Rich markup, never raw on the terminal."""
+    from rich.text import Text
+
+    return [Text(printable("" if v is None else str(v))) for v in values]
 
 
 def _jsonable(value: Any) -> str:
@@ -34,7 +58,7 @@ def _jsonable(value: Any) -> str:
 def _console(file: Any, width: int | None = None) -> Console:
     from rich.console import Console
 
-    return Console(file=file, highlight=False, soft_wrap=True, width=width)
+    return Console(file=file, highlight=False, soft_wrap=True, width=width, _environ=dict(current().environ))
 
 
 def _space_text(now: dict[str, Any]) -> str:
@@ -85,27 +109,33 @@ class Output:
 
     def data(self, value: Any) -> None:
         """Print a JSON document (json mode) - the caller renders human output itself."""
-        self.stdout.write(_jsonable(value) + "\n")
+        self.stdout.write(_json_text(value) + "\n")
         self.stdout.flush()
 
+    def _shown(self, text: str) -> str:
+        """Data for stdout: exactly as it is into a pipe or a file, printable on a terminal."""
+        return printable(text) if self.stdout.isatty() else text
+
     def line(self, text: str) -> None:
-        """A line of data on stdout, exactly as it is."""
-        click.echo(text, file=self.stdout)
+        """A line of data on stdout: exactly as it is (click.echo would drop what looks like a
+        color code), but on a terminal (`printable`)."""
+        self.stdout.write(self._shown(text) + "\n")
+        self.stdout.flush()
 
     def message(self, text: str, *, dim: bool = False) -> None:
-        """A human line to stderr; silent in json mode."""
+        """A human line to stderr; silent in json mode. Messages quote apps: always `printable`."""
         if not self.json:
-            click.secho(text, file=self.stderr, dim=dim)
+            click.secho(printable(text), file=self.stderr, dim=dim)
 
     def notice(self, text: str) -> None:
         """A line to stderr, in json mode too."""
-        click.echo(text, file=self.stderr)
+        click.echo(printable(text), file=self.stderr)
 
     def warning(self, text: str) -> None:
-        click.echo(click.style("Warning:", fg="yellow") + f" {text}", file=self.stderr)
+        click.echo(click.style("Warning:", fg="yellow") + f" {printable(text)}", file=self.stderr)
 
     def error(self, text: str) -> None:
-        click.echo(click.style("Error:", fg="red", bold=True) + f" {text}", file=self.stderr)
+        click.echo(click.style("Error:", fg="red", bold=True) + f" {printable(text)}", file=self.stderr)
 
     @contextmanager
     def status(self, text: str) -> Iterator[None]:
@@ -147,7 +177,7 @@ class Output:
             table.add_column(col)
         for r in records:
             app = f"{r.space} (Space, {r.app_url})" if r.space else r.app_url
-            table.add_row("*" if r.is_default else "", r.name, app, r.id, r.download_path or "")
+            table.add_row(*_cells("*" if r.is_default else "", r.name, app, r.id, r.download_path))
         self.out.print(table)
 
     def session(self, record: SessionRecord, calls: int, uploads: int, *,
@@ -165,12 +195,12 @@ class Output:
         if space_now is not None:
             info["space_runtime"] = _space_text(space_now)
         for key, value in info.items():
-            table.add_row(key, "" if value is None else str(value))
+            table.add_row(*_cells(key, value))
         self.out.print(table)
 
     def text(self, text: str) -> None:
-        """Plain text on stdout, exactly as it is."""
-        self.stdout.write(text + "\n")
+        """Plain text on stdout: exactly as it is, but on a terminal (`printable`)."""
+        self.stdout.write(self._shown(text) + "\n")
         self.stdout.flush()
 
     def endpoints(self, endpoints: list[Endpoint]) -> None:
@@ -205,10 +235,12 @@ class Output:
                     bar.update(task, description=_queue_text(data))
                 elif event.name == "started":
                     bar.update(task, description="Running")
-                elif event.name == "progress" and event.data:
-                    unit = event.data[0]
+                elif event.name == "progress" and isinstance(event.data, list) and event.data \
+                        and isinstance(event.data[0], dict):
+                    unit = {k: v for k, v in event.data[0].items() if k == "desc" or isinstance(v, (int, float))}
                     total, done = (unit.get("length"), unit.get("index")) if unit.get("length") else (1.0, unit.get("progress"))
-                    bar.update(task, total=total, completed=done or 0, description=unit.get("desc") or "Running")
+                    bar.update(task, total=total, completed=done or 0,
+                               description=markup_free(str(unit.get("desc") or "Running")))
                 line = _log_line(event) if event.name == "log" else _event_line(event)
                 if event.name not in ("progress", "heartbeat"):
                     self.err.print(Text.from_ansi(line))
@@ -230,7 +262,7 @@ class Output:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=self.err,
                       transient=True) as bar:
             task = bar.add_task(f"Asking the Hub about {what.lower()}...", total=None)
-            yield lambda stage: bar.update(task, description=news(stage))
+            yield lambda stage: bar.update(task, description=markup_free(news(stage)))
 
     def _plain_event(self, event: Event) -> None:
         """An event without a live display: a JSON line, or a line on stderr (no progress, no heartbeats)."""
@@ -290,7 +322,7 @@ class Output:
         table.add_column("local path", overflow="fold")
         for u in uploads:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(u.uploaded_at))
-            table.add_row(when, os.path.basename(u.local_path), str(u.size), u.sha256[:12], u.local_path)
+            table.add_row(*_cells(when, os.path.basename(u.local_path), u.size, u.sha256[:12], u.local_path))
         self.out.print(table)
 
     def batches(self, records: list[Any]) -> None:
@@ -308,7 +340,7 @@ class Output:
         for r in records:
             rows = f"{r.done}/{r.total}" if r.total is not None else str(r.done)
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at))
-            table.add_row(r.id, r.status, r.endpoint, rows, str(r.failed), when, r.output)
+            table.add_row(*_cells(r.id, r.status, r.endpoint, rows, r.failed, when, r.output))
         wide = self.out if self.out.is_terminal else _console(self.stdout, 160)
         wide.print(table)
 
@@ -327,7 +359,7 @@ class Output:
             started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c.started_at))
             duration = f"{c.duration:.3f}s" if c.duration is not None else ""
             wait = f"{c.queue_wait:.3f}s" if c.queue_wait is not None else ""
-            table.add_row(c.event_id, c.endpoint, c.status, started, duration, wait)
+            table.add_row(*_cells(c.event_id, c.endpoint, c.status, started, duration, wait))
         wide = self.out if self.out.is_terminal else _console(self.stdout, 160)  # piped: don't squeeze
         wide.print(table)
 
@@ -335,15 +367,23 @@ class Output:
 def _event_line(event: Event) -> str:
     """`  3 12:00:01.250 complete   ["x"]`, the number, time and data dimmed."""
     clock = time.strftime("%H:%M:%S", time.localtime(event.ts)) + f".{int(event.ts * 1000) % 1000:03d}"
-    return (click.style(f"{event.num:>3} {clock}", dim=True) + f" {event.name:<10} "
-            + click.style(_jsonable(event.data), dim=True))
+    return (click.style(f"{event.num:>3} {clock}", dim=True) + f" {printable(str(event.name)):<10} "
+            + click.style(printable(_jsonable(event.data)), dim=True))
 
 
 def _log_line(event: Event) -> str:
     """A `gr.Info`/`gr.Warning` message: `warning: text`, its level colored."""
     data = event.data if isinstance(event.data, dict) else {}
-    level = str(data.get("level") or "info")
-    return click.style(f"{level}:", fg=LEVEL_COLORS.get(level, "cyan")) + f" {data.get('message')}"
+    level = printable(str(data.get("level") or "info"))
+    return click.style(f"{level}:", fg=LEVEL_COLORS.get(level, "cyan")) + f" {printable(str(data.get('message')))}"
+
+
+def markup_free(text: str) -> str:
+    """Text for a Rich renderable that reads markup (a progress bar's description): printable,
+    its `[...]` shown as they are."""
+    from rich.markup import escape
+
+    return escape(printable(text))
 
 
 def _queue_text(data: dict[str, Any]) -> str:

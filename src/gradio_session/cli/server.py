@@ -1,19 +1,19 @@
 """The CLI server: a background process that runs `call` commands for `gradio-session`
 processes started in one directory with one environment (see `client.py`).
 
-    python -m gradio_session.cli.server FOLDER KEY
+    python -m gradio_session.cli.server FOLDER KEY   (started without the caller's folder on its import path)
 
-It listens on the Unix socket FOLDER/KEY (the folder is the user's alone). Each connection is one
-command: its own thread parses and prints, its coroutines run on one shared event loop, so
-connections to an app stay open between commands and calls of one session share its stream.
-Output goes back to the client as frames; Ctrl+C in the client, or the client gone, cancels
-the command as Ctrl+C does in a process of its own. With no command for
-GRADIO_SESSION_SERVER_IDLE seconds (60), the server leaves."""
+It listens on the Unix socket FOLDER/KEY (the folder is the user's alone; each client's user id
+is checked too). Each connection is one command: its own thread parses and prints, its
+coroutines run on one shared event loop, so connections to an app stay open between commands
+and calls of one session share its stream. A connection sends one request line (at most
+MAX_REQUEST bytes, within REQUEST_WAIT seconds), is told whether it is taken, and the command
+runs when the client confirms. Output goes back as frames; Ctrl+C in the client, or the client
+gone, cancels the command as Ctrl+C does in a process of its own. With no command for
+GRADIO_SESSION_SERVER_IDLE seconds (60), the server leaves, and takes its files with it."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import io
 import json
 import os
@@ -24,27 +24,84 @@ import sys
 import threading
 import time
 from collections.abc import Coroutine
-from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from .. import paths
-from ..core.locks import file_lock
-from ..core.runtime import runtime
+from .. import paths, private
 from . import terminal
-from .app import run
-from .client import CONTROL, INTERRUPT, STDERR, STDOUT, in_folder
+from .client import CONTROL, GO, INTERRUPT, STDERR, STDOUT, in_folder, servable
 from .terminal import Terminal
+
+if TYPE_CHECKING:
+    import asyncio
+
+MAX_REQUEST = 1 << 20  # bytes of a request line
+REQUEST_WAIT = 5.0  # seconds a connection gets to send its request, and to confirm it
+STALE = 3600.0  # seconds after which another key's files, with no server, are swept away
+SUFFIXES = (".lock", ".pid", ".log", ".last", "")
 
 
 def main(folder: str, key: str) -> None:
-    """Serve until idle, unless this directory's server runs already (it holds the lock)."""
-    lock = file_lock(Path(folder) / (key + ".lock"))
-    if not lock.acquire():
+    """Serve until idle, unless this directory's server runs already (it holds the lock). The
+    lock is taken before the heavy imports, so a client knows at once that a server starts."""
+    lock = _take_lock(os.path.join(folder, key + ".lock"))
+    if lock is None:
         return
     try:
+        _sweep(folder, key)
         _Server(folder, key).serve()
     finally:
-        lock.release()
+        _clean(folder, key)
+        os.close(lock)  # after the lock file is gone: a server starting now makes a new one
+
+
+def _take_lock(path: str) -> int | None:
+    """The flock of `path`, held; None when another server has it. A lock file swept away
+    between open and flock is taken again from a new file."""
+    import fcntl
+
+    for _ in range(3):
+        fd = private.open_file(path, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    return None
+
+
+def _clean(folder: str, key: str) -> None:
+    """A leaving server's files: its socket, pid, stamp and lock; its log if it holds nothing."""
+    base = os.path.join(folder, key)
+    for suffix in (".pid", ".last", ""):
+        _unlink(base + suffix)
+    try:
+        if os.path.getsize(base + ".log") == 0:
+            _unlink(base + ".log")
+    except OSError:
+        pass
+    _unlink(base + ".lock")
+
+
+def _sweep(folder: str, key: str) -> None:
+    """Files of servers of other keys that left long ago without their cleanup (killed)."""
+    now = time.time()
+    keys = {name.split(".")[0] for name in os.listdir(folder)} - {key}
+    for other in keys:
+        base = os.path.join(folder, other)
+        if private.held(base + ".lock"):
+            continue
+        for suffix in SUFFIXES:
+            try:
+                if now - os.lstat(base + suffix).st_mtime > STALE:
+                    _unlink(base + suffix)
+            except OSError:
+                pass
 
 
 class _Server:
@@ -55,20 +112,22 @@ class _Server:
         self.stale = False  # the directory was replaced: leave once idle
 
     def serve(self) -> None:
+        from ..core.runtime import runtime  # the heavy imports, once the lock is ours
+        from .app import run
+
+        self.run = run
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # leave as when idle
         sys.stdout, sys.stderr = _Routed("stdout", sys.stdout), _Routed("stderr", sys.stderr)
         self.loop = runtime().loop()
-        pid_file = os.path.join(self.folder, self.key + ".pid")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._listen(sock)
-            with open(pid_file, "w") as f:
+            pid = private.open_file(os.path.join(self.folder, self.key + ".pid"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            with os.fdopen(pid, "w") as f:
                 f.write(str(os.getpid()))
             self._accept(sock)
         finally:
             sock.close()
-            in_folder(self.folder, lambda: _unlink(self.key))
-            _unlink(pid_file)
 
     def _listen(self, sock: socket.socket) -> None:
         def bind() -> None:
@@ -99,6 +158,9 @@ class _Server:
                     return
                 continue
             quiet_since = time.monotonic()
+            if not private.same_user(conn):  # only the user's own processes reach the folder; root too
+                conn.close()
+                continue
             with self.guard:
                 self.active += 1
             threading.Thread(target=self._command, args=(conn,), daemon=True).start()
@@ -107,31 +169,68 @@ class _Server:
         """One client's command, from its request to its exit status."""
         sender = _Sender(conn)
         try:
+            conn.settimeout(REQUEST_WAIT)
             reader = conn.makefile("rb")
-            request = json.loads(reader.readline())
+            try:
+                request = _request(reader.readline(MAX_REQUEST + 1))
+            except OSError:  # it sent nothing in time
+                return
+            if request is None:
+                return
             here = os.stat(".")
             if request["cwd"] != [here.st_dev, here.st_ino]:  # the directory is not ours any more
                 self.stale = True
+            if self.stale or not servable(request["argv"]):
                 sender.control({"accepted": False})
                 return
             sender.control({"accepted": True})
-            out_tty, err_tty = request["tty"]
-            width = int(request["width"]) if request.get("width") else None
-            runner = _Runner(self.loop)
-            streams = [cast(TextIO, _Remote(sender, kind, tty)) for kind, tty in ((STDOUT, out_tty), (STDERR, err_tty))]
-            term = Terminal(*streams, width=width, run=runner.run, served=True)
-            runner.term = term
-            threading.Thread(target=_watch, args=(reader, runner), daemon=True).start()
-            terminal.use(term)
-            sender.control({"exit": run(request["argv"])})
-        except Exception as exc:  # a bad request, or a bug: the client hears of it
-            sender.data(STDERR, f"Error: the gradio-session server failed: {exc}\n".encode())
+            try:
+                go = reader.read(1)
+            except OSError:
+                return
+            if go != GO:  # the client gave up waiting, and runs the command itself
+                return
+            conn.settimeout(None)
+            self._run(request, sender, reader)
+        except Exception:  # a bug: the client hears of it, as from a process of its own
+            import traceback
+
+            sender.data(STDERR, traceback.format_exc().encode())
             sender.control({"exit": 1})
         finally:
             sender.close()
             conn.close()
             with self.guard:
                 self.active -= 1
+
+    def _run(self, request: dict[str, Any], sender: _Sender, reader: Any) -> None:
+        out_tty, err_tty = request["tty"]
+        width = int(request["width"]) if request.get("width") else None
+        runner = _Runner(self.loop)
+        streams = [cast(TextIO, _Remote(sender, kind, tty)) for kind, tty in ((STDOUT, out_tty), (STDERR, err_tty))]
+        term = Terminal(*streams, width=width, run=runner.run, served=True, environ=request["env"])
+        runner.term = term
+        threading.Thread(target=_watch, args=(reader, runner), daemon=True).start()
+        terminal.use(term)
+        sender.control({"exit": self.run(request["argv"])})
+
+
+def _request(line: bytes) -> dict[str, Any] | None:
+    """The client's request, if it is one: a whole line of JSON with the fields a command needs."""
+    if not line.endswith(b"\n"):
+        return None  # too long, or the client stopped sending
+    try:
+        request = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(request, dict):
+        return None
+    argv, env, tty = request.get("argv"), request.get("env"), request.get("tty")
+    if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv) and isinstance(env, dict)
+            and all(isinstance(v, str) for v in env.values()) and isinstance(tty, list) and len(tty) == 2
+            and isinstance(request.get("cwd"), list)):
+        return None
+    return request
 
 
 def _watch(reader: Any, runner: _Runner) -> None:
@@ -155,6 +254,9 @@ class _Runner:
         self.interrupted = False
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        import asyncio
+        import concurrent.futures
+
         async def main() -> Any:
             if self.term is not None:
                 terminal.use(self.term)  # the task's own context: warnings printed in it go to the client

@@ -19,7 +19,8 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
-from .. import paths
+from .. import paths, private
+from ..private import held
 
 
 class _Flock:
@@ -27,14 +28,14 @@ class _Flock:
     a thirtieth of its cost (a call takes and releases the stream lock once)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private.folder(path.parent)
         self._path = path
         self._fd: int | None = None
 
     def acquire(self) -> bool:
         """Take it if no one holds it; False when someone does."""
         assert fcntl is not None
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = private.open_file(self._path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -139,23 +140,6 @@ class StreamLock:
         """True when no process (this one included) holds it."""
         with self._guard:
             return self._owner is None and _free(self._file)
-
-
-def held(path: Path | str) -> bool:
-    """Whether a process holds the flock of `path` (POSIX), seen by taking a shared lock for an
-    instant: many lookers at once never make each other see a holder that isn't there."""
-    assert fcntl is not None
-    try:
-        fd = os.open(path, os.O_RDONLY)  # no file: nobody ever held it
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # closing drops the shared lock
-    return False
 
 
 async def holder_present(home: Path, session_id: str) -> bool:

@@ -356,12 +356,19 @@ class AsyncSession:
                      progress: files.Progress | None = None) -> list[FileData]:
         """Upload local files (streamed, one request) and record them; URLs and FileData pass
         through. Every local file is checked before anything is sent."""
-        specs = [files.as_upload(p) for p in paths]
+        specs = await self._as_uploads(list(paths))
         return [FileData.from_dict(fd) for fd in await self._upload_specs(specs, progress)]
 
     async def uploads(self) -> list[UploadRecord]:
         """The files uploaded through this session, oldest first."""
         return await self.store.run(self.repository.list_uploads, self.id)
+
+    async def _as_uploads(self, values: list[Any]) -> list[Path | dict[str, Any]]:
+        """`files.as_upload` of each value: a FileData dict is a local file only when this
+        repository recorded its download (any other path from an app is the app's)."""
+        keys = [key for key in map(files.download_key, values) if key is not None]
+        known = await self.store.run(self.repository.downloaded, keys) if keys else set()
+        return [files.as_upload(v, known) for v in values]
 
     async def _upload_specs(self, specs: list[Path | dict[str, Any]],
                             progress: files.Progress | None = None) -> list[dict[str, Any]]:
@@ -380,17 +387,17 @@ class AsyncSession:
     async def _file_values(self, ep: Endpoint, values: list[Any]) -> list[Any]:
         """File parameters: local paths are uploaded, URLs and FileData wrapped, before the call."""
         slots: list[tuple[int, bool, int]] = []  # (value index, takes a list, how many files)
-        specs: list[Path | dict[str, Any]] = []
+        items: list[Any] = []
         for i, (p, v) in enumerate(zip(ep.parameters, values)):
             if p.file is None or v is None:
                 continue
             many = p.file == "many"
-            items = list(v) if many and isinstance(v, (list, tuple)) else [v]
-            slots.append((i, many, len(items)))
-            specs.extend(files.as_upload(x) for x in items)
+            given = list(v) if many and isinstance(v, (list, tuple)) else [v]
+            slots.append((i, many, len(given)))
+            items.extend(given)
         if not slots:
             return values
-        sent = iter(await self._upload_specs(specs))
+        sent = iter(await self._upload_specs(await self._as_uploads(items)))
         for i, many, count in slots:
             chunk = [next(sent) for _ in range(count)]
             values[i] = chunk if many else chunk[0]
@@ -406,8 +413,12 @@ class AsyncSession:
         return Path(download_path).expanduser().resolve()
 
     async def download(self, data: Any, folder: Path) -> Any:
-        """A copy of `data` whose files are downloaded into `folder`."""
-        return await files.download_all((await self._channel()).transport, self.dialect, data, folder)
+        """A copy of `data` whose files are downloaded into `folder`, recorded (one write) before
+        anyone sees their paths: only recorded downloads go back to an app as local files."""
+        local, done = await files.download_all((await self._channel()).transport, self.dialect, data, folder)
+        if done:
+            await self.store.run(self.repository.add_downloads, self.id, done, time.time())
+        return local
 
     async def aclose(self) -> None:
         """Close this session's connection in the running event loop (pending calls fail).

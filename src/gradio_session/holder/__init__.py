@@ -19,7 +19,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from .. import paths
+from .. import paths, private
 from ..core.locks import holder_present
 from ..core.waiting import wait_until
 from ..errors import GradioSessionError
@@ -45,17 +45,20 @@ class HolderProcesses:
         if running is not None and running.poll() is None:
             return False
         log = paths.holder_log(home, session_id)
-        log.parent.mkdir(parents=True, exist_ok=True)
+        private.folder(log.parent)
         detached: dict[str, object] = (
             {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS}  # type: ignore[attr-defined]
             if sys.platform == "win32" else {"start_new_session": True}
         )
-        with open(log, "ab") as err:
+        err = private.open_file(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
             self.spawned[session_id] = subprocess.Popen(
-                [sys.executable, "-m", "gradio_session.holder", session_id],
+                private.python_command("gradio_session.holder", session_id),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, close_fds=True,
                 env={**os.environ, paths.HOME_ENV: str(home)}, **detached,  # type: ignore[call-overload]
             )
+        finally:
+            os.close(err)
         return True
 
     async def ensure(self, home: Path, session_id: str, name: str) -> None:

@@ -13,6 +13,13 @@ from ..models import Endpoint
 
 TERMINAL_EVENTS = frozenset({"complete", "error", "cancelled", "timed_out"})
 PROGRESS_KEYS = ("index", "length", "unit", "progress", "desc")
+# levels of JSON nesting taken from an app (Gradio's values nest a few): deeper would exhaust the
+# recursion of json, copy and the walks over results; a streamed diff can double it at most
+MAX_DEPTH = 100
+TOO_DEEP = f"The app sent JSON nested too deep (over {MAX_DEPTH} levels): refused."
+UNREADABLE = "unreadable"  # our own message kind: a call's message nested too deep to decode
+# the start of a queue message as Gradio writes it, before the app's output: which call it is
+_HEAD = re.compile(r'\s*\{\s*"msg"\s*:\s*"[a-z_]*"\s*,\s*"event_id"\s*:\s*"([^"\\]{1,200})"')
 
 
 def visible_outputs(endpoint: Endpoint, data: Any) -> Any:
@@ -43,6 +50,8 @@ def apply_diff(value: Any, ops: Any) -> Any:
                 else:
                     value = None if op == "delete" else arg
                 continue
+            if len(path) > MAX_DEPTH:
+                raise StreamError(f"Malformed streaming diff from the server: a path {len(path)} levels deep.")
             parent = value
             for key in path[:-1]:
                 parent = parent[key]
@@ -76,6 +85,8 @@ class EventDecoder:
     def queue_message(self, msg: dict[str, Any]) -> tuple[str, Any] | None:
         """Decode one `/queue/data` message; None for messages that are not events of a call."""
         kind = msg.get("msg")
+        if kind == UNREADABLE:
+            raise StreamError(TOO_DEEP)
         if kind == "estimation":
             return "queued", {"rank": msg.get("rank"), "queue_size": msg.get("queue_size"),
                               "eta": msg.get("rank_eta")}
@@ -154,7 +165,9 @@ def quota_retry(message: str | None) -> tuple[bool, float | None]:
 def join_answer(status: int, body: Any, text: str, endpoint: str) -> str:
     """The event id from a join (or `/call`) answer, or the right error for a refusal."""
     if status in (429, 503) or (isinstance(body, dict) and "queue is full" in str(body).lower()):
-        raise QueueFull(f"The app's queue is full (HTTP {status}); try {endpoint} again later.")
+        said = str(body.get("detail") or body.get("error") or "")[:200] if isinstance(body, dict) else ""
+        raise QueueFull(f"The app's queue is full (HTTP {status}{': ' + said if said else ''}); "
+                        f"try {endpoint} again later.")
     if status >= 400 or not isinstance(body, dict) or not isinstance(body.get("event_id"), str):
         detail = body.get("detail") if isinstance(body, dict) else text[:200]
         raise CallError(f"The app refused the call of {endpoint} (HTTP {status}): {detail}")
@@ -167,16 +180,51 @@ def lost(event_id: str) -> str:
 
 
 def queue_payload(raw: str) -> dict[str, Any]:
-    """One `/queue/data` message: a JSON object, or StreamError."""
-    msg = decode_json(raw)
+    """One `/queue/data` message: a JSON object, or StreamError. A message nested too deep is
+    an UNREADABLE message of the call its head names, so that call fails and the stream goes on."""
+    try:
+        msg = loads(raw)
+    except ValueError as exc:
+        raise StreamError(f"Malformed event data from the server: {raw[:80]!r}") from exc
+    except StreamError:
+        head = _HEAD.match(raw)
+        if head is None:
+            raise
+        return {"msg": UNREADABLE, "event_id": head[1]}
     if not isinstance(msg, dict):
         raise StreamError(f"Malformed message from the server: {raw[:80]!r}")
     return msg
 
 
 def decode_json(raw: str) -> Any:
-    """Parse event data, turning garbage into a StreamError."""
+    """Parse event data, turning garbage and JSON nested too deep into a StreamError."""
     try:
-        return json.loads(raw)
+        return loads(raw)
     except ValueError as exc:
         raise StreamError(f"Malformed event data from the server: {raw[:80]!r}") from exc
+
+
+def loads(raw: str) -> Any:
+    """`json.loads` of what an app sent: ValueError for garbage, StreamError (TOO_DEEP) for JSON
+    nested deeper than MAX_DEPTH, before anything walks it."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise StreamError(TOO_DEEP) from None
+    if raw.count("[") + raw.count("{") > MAX_DEPTH and too_deep(value):  # few brackets can't nest deep
+        raise StreamError(TOO_DEEP)
+    return value
+
+
+def too_deep(value: Any) -> bool:
+    """Whether `value` nests lists and dicts deeper than MAX_DEPTH (walked a level at a time,
+    without recursion)."""
+    level = [value] if isinstance(value, (list, dict)) else []
+    for _ in range(MAX_DEPTH):
+        below: list[Any] = []
+        for item in level:
+            below += [c for c in (item.values() if isinstance(item, dict) else item) if isinstance(c, (list, dict))]
+        if not below:
+            return False
+        level = below
+    return True

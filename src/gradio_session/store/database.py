@@ -18,8 +18,8 @@ from typing import TypeVar
 from ..errors import RepositoryError
 
 T = TypeVar("T")
-SCHEMA_VERSION = 7  # 2: uploads; 3: calls.reader; 4: sessions.beats; 5: sessions.space, token_source;
-# 6: calls.fed_by; 7: batches
+SCHEMA_VERSION = 8  # 2: uploads; 3: calls.reader; 4: sessions.beats; 5: sessions.space, token_source;
+# 6: calls.fed_by; 7: batches; 8: downloads
 BUSY_RETRY_S = 120.0  # beyond SQLite's own 30 s busy timeout
 
 SCHEMA = """
@@ -73,6 +73,14 @@ CREATE TABLE IF NOT EXISTS uploads (
     uploaded_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS uploads_by_time ON uploads (session_id, uploaded_at);
+CREATE TABLE IF NOT EXISTS downloads (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    local_path TEXT NOT NULL,
+    url TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    downloaded_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS downloads_by_path ON downloads (local_path);
 CREATE TABLE IF NOT EXISTS batches (
     id TEXT PRIMARY KEY,
     sessions_json TEXT NOT NULL,

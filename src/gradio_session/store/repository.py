@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import sqlite3
 import tempfile
 import unicodedata
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import paths
+from .. import paths, private
 from ..errors import RepositoryError, SessionError, SessionExists, SessionNotFound
 from ..models import TERMINAL_STATUSES, AppInfo, CallRecord, Event, SessionRecord, UploadRecord
 from .batches import BatchBook
@@ -27,6 +28,7 @@ __all__ = ["GLOB_CHARS", "SCHEMA_VERSION", "Repository", "check_name"]
 
 _UNSET: Any = object()
 _TERMINAL_MARKS = ",".join("?" * len(TERMINAL_STATUSES))
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # `new` makes 12 hex digits; never a path
 GLOB_CHARS = "*?[]"  # they make a name a pattern in `list` and `remove`
 _WRITABLE_HINT = f"Set {paths.HOME_ENV} to a writable folder."
 
@@ -62,18 +64,23 @@ class Repository:
     def __init__(self, home: Path | str | None = None) -> None:
         self.home = paths.home(home)
         try:
-            self.home.mkdir(parents=True, exist_ok=True)
+            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise RepositoryError(f"Can't create the session repository folder {self.home}: "
                                   f"{exc.strerror or exc}. {_WRITABLE_HINT}") from exc
+        private.folder(self.home)  # the user's alone, or a clear refusal
         try:
+            private.private_file(paths.database(self.home))
             self._db = Database(paths.database(self.home))
             self.batches = BatchBook(self._db)
-        except RepositoryError as exc:
+        except (RepositoryError, OSError) as exc:
             unwritable = self._unwritable()
-            if unwritable is None:
-                raise
-            raise unwritable from exc
+            if unwritable is not None:
+                raise unwritable from exc
+            if isinstance(exc, OSError):
+                raise RepositoryError(f"Can't open the session repository {paths.database(self.home)}: "
+                                      f"{exc.strerror or exc}.") from exc
+            raise
 
     def _unwritable(self) -> RepositoryError | None:
         """Why the repository can't be opened when the folder or the file is read-only, the
@@ -105,6 +112,9 @@ class Repository:
 
     @staticmethod
     def _record(row: sqlite3.Row, default_id: str | None) -> SessionRecord:
+        if not _ID.fullmatch(row["id"]):  # it names files (locks, logs, tokens): never a path
+            raise RepositoryError(f"The repository holds a session id that can't be one ({row['id']!r}): "
+                                  "it was changed by hand or by someone else. Remove that session.")
         return SessionRecord(
             id=row["id"], name=row["name"], app_url=row["app_url"], api_url=row["api_url"],
             session_hash=row["session_hash"], created_at=row["created_at"],
@@ -412,6 +422,18 @@ class Repository:
             " WHERE session_id = ? ORDER BY uploaded_at, rowid", (session_id,),
         ).fetchall())
         return [UploadRecord(*r) for r in rows]
+
+    def add_downloads(self, session_id: str, downloads: list[tuple[str, str, int]], at: float) -> None:
+        """Record a result's files downloaded here, (local path, url, size) each: only these go
+        back to an app as local files (see `files.as_upload`)."""
+        self._db.write(lambda db: db.executemany(
+            "INSERT INTO downloads (session_id, local_path, url, size, downloaded_at) VALUES (?, ?, ?, ?, ?)",
+            [(session_id, *d, at) for d in downloads]))
+
+    def downloaded(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (local path, url) pairs some session of this repository downloaded."""
+        return self._db.read(lambda db: {key for key in set(keys) if db.execute(
+            "SELECT 1 FROM downloads WHERE local_path = ? AND url = ? LIMIT 1", key).fetchone()})
 
     @contextmanager
     def batch(self) -> Iterator[None]:

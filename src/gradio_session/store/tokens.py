@@ -9,7 +9,8 @@ import contextlib
 import os
 from pathlib import Path
 
-from .. import paths
+from .. import paths, private
+from ..errors import RepositoryError
 
 SERVICE = "gradio-session"
 
@@ -38,13 +39,12 @@ def store(home: Path, session_id: str, token: str) -> str:
             kr.set_password(SERVICE, session_id, token)  # type: ignore[attr-defined]
             return "keyring"
     path = paths.token_file(home, session_id)
-    folder = path.parent
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    private.folder(path.parent)
+    fd = private.open_file(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with os.fdopen(fd, "w") as f:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # a file an older release made readable
         f.write(token)
-    os.chmod(path, 0o600)
     return "file"
 
 
@@ -52,11 +52,17 @@ def load(home: Path, session_id: str) -> str | None:
     """The stored token of a session, or None."""
     path = paths.token_file(home, session_id)
     if path.exists():
-        return path.read_text().strip() or None
+        private.folder(path.parent)
+        with os.fdopen(private.open_file(path, os.O_RDONLY)) as f:
+            return f.read().strip() or None
     kr = _keyring()
     if kr is not None:
-        with contextlib.suppress(Exception):
+        try:
             return kr.get_password(SERVICE, session_id)  # type: ignore[attr-defined,no-any-return]
+        except Exception as exc:  # locked, no D-Bus...: say so, not a 401 later without the token
+            raise RepositoryError(
+                f"The OS keyring failed to give this session's token ({type(exc).__name__}: {exc}). Unlock it, "
+                f"or give the token again: gradio-session new URL --force --token-stdin.") from exc
     return None
 
 

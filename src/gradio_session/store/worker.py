@@ -102,8 +102,12 @@ class StoreWorker:
                 with self.repository.batch():
                     for fn, _ in work:
                         results.append(fn())
-            except BaseException:  # noqa: S110 - each operation is run again below, alone
+            except Exception:  # noqa: S110 - each operation is run again below, alone, to find whose it was
                 pass
+            except BaseException as exc:  # not an operation's failure (Ctrl+C, exit): never run again
+                for _, fut in work:
+                    fut.set_exception(exc)
+                return
             else:
                 for (_, fut), result in zip(work, results):
                     fut.set_result(result)
