@@ -330,7 +330,7 @@ class GsAsync(AsyncBench):
 
 
 class Raw(AsyncBench):
-    label = "raw httpx (floor)"
+    label = "raw httpx async"
 
     def __init__(self, app: App, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(loop)

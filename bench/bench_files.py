@@ -108,6 +108,10 @@ def main() -> None:
             except OSError:
                 time.sleep(0.2)
         print(f"{args.mb} MB round trip through {url}/same (upload, call, download)\n")
+        print("upload: the file sent once. call: the call alone, its result file not fetched (both). download: "
+              "gradio-session fetches the finished call's file; gradio_client calls again with downloads on, "
+              "less one call's time (it can't fetch a finished call's file). Each client in a process of its "
+              "own.\n")
         print("| client | upload MB/s | download MB/s | call s | peak RSS MB |")
         print("|---|---|---|---|---|")
         for client in ("gradio-session", "gradio_client"):

@@ -79,14 +79,15 @@ def test_the_readme_states_what_it_prints() -> None:
 
 def _run_python(code: str) -> str:
     """Run an example; each value it says it prints (`print(...)  # -> ['hi hi hi ']`, `...`
-    for any text) must be in its output."""
+    for any text) must be a whole line of its output."""
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                        cwd=ROOT, env=os.environ)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip()
+    lines = [line.rstrip() for line in r.stdout.splitlines()]
     for promised in claims(code):
         pattern = ".*?".join(re.escape(part) for part in promised.split("..."))
-        assert re.search(pattern, r.stdout), f"{promised!r} not in:\n{r.stdout}"
+        assert any(re.fullmatch(pattern, line) for line in lines), f"no line is {promised!r} in:\n{r.stdout}"
     return r.stdout
 
 
