@@ -228,6 +228,13 @@ def never_written(marker: Path, since: float, seconds: float) -> None:
     assert not marker.exists(), f"{marker.name} was written: the call ran on"
 
 
+def files_holding(home: Path, secret: str) -> list[str]:
+    """The files of a repository folder (SQLite's journals, logs, sockets' neighbours...) whose
+    bytes hold `secret`, relative to it: a token may be in `tokens/` only."""
+    return sorted(str(p.relative_to(home)) for p in home.rglob("*")
+                  if p.is_file() and not p.is_symlink() and secret.encode() in p.read_bytes())
+
+
 def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 

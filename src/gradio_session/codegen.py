@@ -6,9 +6,9 @@ notices when the app's API is no longer the one the module was made from."""
 from __future__ import annotations
 
 import keyword
-import unicodedata
 from typing import Any
 
+from .describe import visible
 from .errors import ApiChanged, ParameterError
 from .functions import (
     annotation, docstring, identifier, literal, parameter_names, return_type, schema_type, parameters_text,
@@ -29,14 +29,7 @@ def docstring_body(text: str) -> str:
     the docstring), and every invisible or control character but newline and tab written as an
     escape (a NUL, a carriage return or a bidi override can't break or disguise the source)."""
     text = text.replace("\\", "\\\\")
-    text = "".join('\\"' if c == '"' and (text[i + 1:i + 2] in ('"', "")) else c for i, c in enumerate(text))
-    return "".join(_escaped(c) if c not in "\n\t" and unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c
-                   for c in text)
-
-
-def _escaped(c: str) -> str:
-    n = ord(c)
-    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+    return visible("".join('\\"' if c == '"' and (text[i + 1:i + 2] in ('"', "")) else c for i, c in enumerate(text)))
 
 
 def module_source(session_name: str, app_url: str, app: AppInfo, class_name: str | None = None) -> str:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import keyword
 import math
-import re
 import shlex
+import unicodedata
 from typing import Any
 
 from .binding import find_endpoint
@@ -16,7 +16,7 @@ from .models import AppInfo, Endpoint, Parameter
 
 _SAMPLES = {"string": "hi", "number": 1, "integer": 1, "boolean": True, "array": [], "object": {}}
 _FILE_SAMPLE = "path/to/file.txt"
-_HIDDEN = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_HIDDEN = ("Cc", "Cf", "Cs", "Zl", "Zp")  # Unicode categories of controls, invisible marks, bidi, lone surrogates
 
 
 def api_text(app: AppInfo, session_name: str, endpoint: str | None = None) -> str:
@@ -94,7 +94,7 @@ def _py(value: Any) -> str:
     """A Python literal of a JSON value to copy, strings in double quotes, any character that is
     not plain text (a control, a bidi override) as an escape; inf and nan as `float("inf")`."""
     if isinstance(value, str):
-        return _HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
+        return visible(json.dumps(value, ensure_ascii=False))
     if isinstance(value, float) and not math.isfinite(value):
         return f'float("{value}")'
     if isinstance(value, list):
@@ -102,6 +102,17 @@ def _py(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{_py(str(k))}: {_py(v)}" for k, v in value.items()) + "}"
     return repr(value) if value is None or isinstance(value, (bool, int, float)) else _py(str(value))
+
+
+def visible(text: str) -> str:
+    """`text` with every control, invisible or bidi character but newline and tab written as a
+    Python escape (`\\x1b`, `\\u202e`): source, or a string literal in it, that shows what it holds."""
+    return "".join(_escaped(c) if c not in "\n\t" and unicodedata.category(c) in _HIDDEN else c for c in text)
+
+
+def _escaped(c: str) -> str:
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
 
 
 def _cli(value: Any) -> str:

@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import ConnectError, FileTransferError, ParameterError, StreamError
-from .models import FileData
-from .protocol.dialects import Dialect, is_url
+from .models import FileData, is_url
+from .protocol.dialects import Dialect
 from .transport import Transport
 
 Progress = Callable[[int, int | None], None]  # (bytes done, bytes in all or None)

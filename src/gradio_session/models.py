@@ -65,11 +65,30 @@ class Endpoint:
             description=d.get("description") or "",
         )
 
+    def from_app(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Values an app gave, by parameter name: a path in text given to a file parameter names
+        the app's file (a FileData reference), never one of this machine to upload; URLs pass."""
+        kinds = {p.name: p.file for p in self.parameters if p.file}
+
+        def ref(value: Any) -> Any:
+            return FileData(path=value) if isinstance(value, str) and not is_url(value) else value
+
+        def fed(name: str, value: Any) -> Any:
+            if name not in kinds:
+                return value
+            return [ref(v) for v in value] if kinds[name] == "many" and isinstance(value, list) else ref(value)
+
+        return {name: fed(name, value) for name, value in values.items()}
+
 
 def _known(cls: Any, d: dict[str, Any]) -> Any:
     """A record from its stored dict, leaving out fields a later release added."""
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def is_url(value: Any) -> bool:
+    return isinstance(value, str) and value[:8].lower().startswith(("http://", "https://"))
 
 
 @dataclass(frozen=True)

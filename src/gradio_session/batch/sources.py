@@ -19,8 +19,7 @@ from typing import Any
 
 from ..binding import convert_text
 from ..errors import BatchError, ParameterError
-from ..protocol.dialects import is_url
-from ..models import Endpoint, Row
+from ..models import Endpoint, Row, is_url
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
            ".pq": "parquet"}

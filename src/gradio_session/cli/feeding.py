@@ -91,24 +91,12 @@ async def _result(lines: list[Any], app_url: str) -> dict[str, Any]:
 
 
 def _taken(results: list[Any], mapped: dict[str, int], ep: Endpoint) -> dict[str, Any]:
-    """The mapped outputs; a path in text given to a file parameter is the app's file (a FileData
-    reference), never one of this machine to upload."""
-    from ..models import FileData
-
+    """The mapped outputs, as the app's values (`Endpoint.from_app`: a path is the app's file)."""
     for key, at in mapped.items():
         if not -len(results) <= at < len(results):
             raise click.BadParameter(f"the call on stdin has {len(results)} output(s): {key}={at} names none.",
                                      param_hint="'--map'")
-    files = {p.name for p in ep.parameters if p.file}
-
-    def theirs(v: Any) -> Any:
-        return FileData(path=v) if isinstance(v, str) and not v.startswith(("http://", "https://")) else v
-
-    taken = {key: results[at] for key, at in mapped.items()}
-    for key in files & taken.keys():
-        value = taken[key]
-        taken[key] = [theirs(v) for v in value] if isinstance(value, list) else theirs(value)
-    return taken
+    return ep.from_app({key: results[at] for key, at in mapped.items()})
 
 
 def _caller(line: dict[str, Any]) -> dict[str, str] | None:

@@ -2,7 +2,7 @@
 
 A file output passes on as the FileData the upstream app gave when both endpoints are on the
 same app (nothing downloaded or uploaded again); to another app it is downloaded, then uploaded.
-A path an app gives is its own: never a file of this machine to upload (see `theirs`). Each
+A path an app gives is its own: never a file of this machine to upload (see `Endpoint.from_app`). Each
 call fed this way records which call fed it (`CallRecord.fed_by`)."""
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from typing import Any, Literal, Protocol
 
 from ..binding import bind
 from ..errors import ParameterError
-from ..models import Endpoint, FileData, SessionRecord
-from ..protocol.dialects import is_url
+from ..models import Endpoint, SessionRecord
 from ..store.repository import Repository
 from ..store.worker import StoreWorker
 from .call import AsyncCall
@@ -58,7 +57,7 @@ async def feed(down: Downstream, endpoint: str, up: AsyncCall, mapping: dict[str
     fed_by = {"session": upstream.name, "event_id": up.event_id}
 
     async def start(results: list[Any]) -> AsyncCall:
-        fed = theirs(ep, {n: results[i] for n, i in mapping.items()})
+        fed = ep.from_app({n: results[i] for n, i in mapping.items()})
         call = await down.invoke(ep.name, *bind(ep, (), {**fixed, **fed}))
         await down.store.run(down.repository.set_fed_by, down.id, call.event_id, fed_by)
         return call
@@ -74,22 +73,6 @@ async def feed(down: Downstream, endpoint: str, up: AsyncCall, mapping: dict[str
     if current is not None and not current.done:
         await current.cancel()
     return await start(results)
-
-
-def theirs(ep: Endpoint, values: dict[str, Any]) -> dict[str, Any]:
-    """Values an app gave, for `ep`'s parameters: a path in text given to a file parameter names
-    the app's file (a FileData reference), never one of this machine to upload; URLs pass."""
-    kinds = {p.name: p.file for p in ep.parameters if p.file}
-
-    def ref(value: Any) -> Any:
-        return FileData(path=value) if isinstance(value, str) and not is_url(value) else value
-
-    def fed(name: str, value: Any) -> Any:
-        if name not in kinds:
-            return value
-        return [ref(v) for v in value] if kinds[name] == "many" and isinstance(value, list) else ref(value)
-
-    return {name: fed(name, value) for name, value in values.items()}
 
 
 async def _local(up: AsyncCall, data: list[Any]) -> list[Any]:

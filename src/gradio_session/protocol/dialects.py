@@ -12,14 +12,10 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from ..models import AppInfo, Endpoint
+from ..models import AppInfo, Endpoint, is_url
 from .messages import EventDecoder
 
 Request = tuple[str, dict[str, Any]]  # (URL, JSON body or query parameters)
-
-
-def is_url(value: Any) -> bool:
-    return isinstance(value, str) and value[:8].lower().startswith(("http://", "https://"))
 
 
 class Dialect:
