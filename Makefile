@@ -44,6 +44,7 @@ bench: $(STAMP) matrix
 	$(BIN)/python bench/bench_oneshot.py
 	$(BIN)/python bench/bench_versions.py
 	$(BIN)/python bench/bench_batch.py
+	$(BIN)/python bench/bench_proxy.py
 
 clean:
 	rm -rf $(VENV) .venv-gradio .pytest_cache

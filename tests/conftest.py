@@ -7,10 +7,12 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,9 +52,9 @@ class AppServer:
     """A Gradio app in its own process; `stop()` kills it (also mid-call, for fault tests)."""
 
     def __init__(self, script: Path, *args: str, port: int | None = None, python: str = sys.executable,
-                 ready: str = "/config") -> None:
+                 ready: str = "/config", https: bool = False) -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
         # a file, not a pipe: an app that logs much (tracebacks of dropped connections) would
         # block on a full pipe nobody reads, and stop answering
         self.log = tempfile.TemporaryFile()
@@ -67,9 +69,15 @@ class AppServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{script.name} exited: {self.tail()}")
             try:
-                with urllib.request.urlopen(f"{self.url}{ready}", timeout=2) as r:
+                # the app's certificate is the test's own CA's: checked by the tests, not here
+                with urllib.request.urlopen(f"{self.url}{ready}", timeout=2,
+                                            context=ssl._create_unverified_context()) as r:
                     json.load(r)
                 return
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:  # up, behind a login
+                    return
+                time.sleep(0.2)
             except OSError:
                 time.sleep(0.2)
         self.stop()
@@ -168,10 +176,10 @@ def stop_cli_servers(home: Path) -> int:
 
 
 def cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None,
-        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real `gradio-session` command in a new process."""
+        cwd: Path | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `gradio-session` command in a new process (`input`: its standard input)."""
     return subprocess.run(
-        [sys.executable, "-m", "gradio_session", *args],
+        [sys.executable, "-m", "gradio_session", *args], input=input,
         capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd,
     )
 

@@ -136,7 +136,7 @@ def test_token_is_never_stored_or_printed(demo_app: AppServer, home: Path) -> No
         if path.is_file() and path.parent.name != "tokens":
             assert secret.encode() not in path.read_bytes(), path
     (token_file,) = (home / "tokens").iterdir()
-    assert token_file.read_text() == secret
+    assert json.loads(token_file.read_text())["token"] == secret
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert stat.S_IMODE((home / "tokens").stat().st_mode) == 0o700
     ok("remove", "*")

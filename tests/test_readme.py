@@ -18,9 +18,12 @@ DOC_URL = "http://127.0.0.1:7860"
 SPACES = "## Hugging Face Spaces\n"  # its examples run against a Hub stand-in, the rest against the demo app
 SPACES_TEXT = README[README.index(SPACES):README.index("\n## ", README.index(SPACES) + 1)]
 DOC_SPACE = "gradio/hello_world"
+NETWORK = "## Behind logins, proxies and private CAs\n"  # its examples run against the demo app behind a login
+NETWORK_TEXT = README[README.index(NETWORK):README.index("\n## ", README.index(NETWORK) + 1)]
+LOGIN_URL, PROXY_URL = "http://127.0.0.1:7861", "http://127.0.0.1:3128"
 
 
-def blocks(lang: str, text: str = README.replace(SPACES_TEXT, "")) -> list[str]:
+def blocks(lang: str, text: str = README.replace(SPACES_TEXT, "").replace(NETWORK_TEXT, "")) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
 
 
@@ -73,7 +76,7 @@ def claims(code: str) -> list[str]:
 
 def test_the_readme_states_what_it_prints() -> None:
     """Guard against a walker that finds no claim and so can never fail."""
-    python = blocks("python") + blocks("python", SPACES_TEXT)
+    python = blocks("python") + blocks("python", SPACES_TEXT) + blocks("python", NETWORK_TEXT)
     assert sum(len(claims(code)) for code in python) >= 25
 
 
@@ -112,3 +115,31 @@ def test_readme_spaces_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             (code,) = blocks("python", SPACES_TEXT)
             printed = _run_python(code.replace(f'"{DOC_SPACE}"', f'"{DOC_SPACE}", name="py"'))
             assert "RUNNING" in printed and "'hardware': 'cpu-basic'" in printed
+
+
+def test_readme_network_examples(home: Path) -> None:
+    """The logins and proxies section: its shell lines (pipes and all, run by a shell) and its
+    Python against the demo app behind a login (`--auth`, as the section says), its proxy a real
+    proxy.py whose log shows the calls went through it."""
+    from netfix import HttpProxy
+
+    assert "python -m gradio_session.demo 7861 --auth alice:secret" in NETWORK_TEXT
+    lines = [line[2:] for block in blocks("console", NETWORK_TEXT) for line in block.splitlines()
+             if line.startswith("$ ")]
+    assert len(lines) >= 6 and all("gradio-session " in line for line in lines)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        env.pop(name, None)
+    with AppServer(APPS.parent.parent / "examples" / "demo_app.py", "--auth", "alice:secret") as app, \
+            HttpProxy() as proxy:
+        outputs = []
+        for line in lines:
+            r = subprocess.run(["bash", "-c", line.replace(LOGIN_URL, app.url).replace(PROXY_URL, proxy.url)],
+                               capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+            assert r.returncode == 0, f"{line}: {r.stderr}"
+            outputs.append(r.stdout)
+        assert "behind a login" in outputs[1] and "logged in as alice (last login" in outputs[2]
+        assert outputs[-1].strip() == "through the proxy"
+        assert any(r.target == f"127.0.0.1:{app.port}" for r in proxy.requests())
+        (code,) = blocks("python", NETWORK_TEXT)
+        _run_python(code.replace(LOGIN_URL, app.url))

@@ -35,7 +35,7 @@ def test_a_keyring_that_fails_is_said_not_a_call_without_its_token(demo_app: App
         s = gs.new_session(demo_app.url, name="locked", token="tok")
         assert backend.store  # kept in the keyring
         backend.locked = True
-        with pytest.raises(gs.RepositoryError, match="The OS keyring failed to give this session's token "
+        with pytest.raises(gs.RepositoryError, match="The OS keyring failed to give this session's secrets "
                                                       r"\(KeyringLocked: the collection is locked\)"):
             gs.get_session("locked").call("echo", "x")
         assert s.calls() == []  # nothing was sent without it

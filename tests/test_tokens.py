@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import http.server
+import json
+import threading
 from pathlib import Path
 
 import httpx
@@ -9,23 +13,33 @@ import keyring
 from keyring.backend import KeyringBackend
 
 import gradio_session as gs
-from gradio_session.transport import OriginAuth
+from gradio_session.models import Secrets
+from gradio_session.network import AppAuth
 from conftest import APPS, AppServer, files_holding
 
 SECRET = "hf_unit_test_secret_value_123"
 
 
-def _auth_header(url: str) -> str | None:
-    flow = OriginAuth(SECRET, "http://127.0.0.1:7860").auth_flow(httpx.Request("GET", url))
-    return next(flow).headers.get("Authorization")
+def _auth(secrets: Secrets) -> AppAuth:
+    return AppAuth("http://127.0.0.1:7860", secrets, None, httpx.Cookies())
+
+
+def _auth_header(url: str, name: str = "Authorization") -> str | None:
+    async def first() -> httpx.Request:
+        return await _auth(Secrets(token=SECRET, headers=(("X-Api-Key", "k-1"),))).async_auth_flow(
+            httpx.Request("GET", url)).__anext__()
+
+    return asyncio.run(first()).headers.get(name)
 
 
 def test_origin_auth_only_for_the_apps_own_origin() -> None:
     assert _auth_header("http://127.0.0.1:7860/gradio_api/info") == f"Bearer {SECRET}"
+    assert _auth_header("http://127.0.0.1:7860/gradio_api/info", "X-Api-Key") == "k-1"
     for other in ("http://127.0.0.2:7860/x", "http://127.0.0.1:7861/x", "https://127.0.0.1:7860/x",
-                  "http://evil.example/x"):
+                  "http://evil.example/x", "http://127.0.0.1.evil.example:7860/x"):
         assert _auth_header(other) is None, other
-    assert SECRET not in repr(OriginAuth(SECRET, "http://h"))
+        assert _auth_header(other, "X-Api-Key") is None, other
+    assert SECRET not in repr(_auth(Secrets(token=SECRET))) + repr(Secrets(token=SECRET, password=SECRET))
 
 
 def _seen(log: Path) -> list[str]:
@@ -73,9 +87,68 @@ def test_token_goes_to_the_keyring_when_there_is_one(home: Path) -> None:
     try:
         with AppServer(APPS / "header_log_app.py") as app:
             s = gs.new_session(app.url, name="kr", token=SECRET)
-            assert backend.store == {("gradio-session", s.id): SECRET}
+            assert list(backend.store) == [("gradio-session", s.id)]
+            assert json.loads(backend.store["gradio-session", s.id])["token"] == SECRET
             assert not (home / "tokens").exists()
             gs.remove_session("kr")
             assert backend.store == {}
     finally:
         keyring.set_keyring(previous)
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A tiny real server: /go redirects to `to`, anything else answers and logs its headers."""
+
+    seen: list[dict[str, str]] = []
+    to = ""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self.path == "/go":
+            self.send_response(302)
+            self.send_header("Location", self.to)
+        else:
+            self.seen.append(dict(self.headers))
+            self.send_response(200)
+            self.send_header("Set-Cookie", "access-token-unsecure-x=k")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_no_credential_leaves_the_apps_origin_not_even_by_a_redirect() -> None:
+    """The app redirects a request to another origin (another port of the same host: cookies
+    would go there), and a result's file lives there: neither the token, the headers nor the
+    login's cookies reach it."""
+    from gradio_session.transport import Transport
+
+    servers = []
+    for _ in range(2):
+        handler = type("Handler", (_Recorder,), {"seen": []})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    app, other = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
+    servers[0].RequestHandlerClass.to = f"{other}/landed"  # type: ignore[attr-defined]
+    secrets = Secrets(token=SECRET, headers=(("X-Api-Key", "k-1"),), password="pw")
+
+    async def run() -> None:
+        transport = Transport(app, secrets)
+        try:
+            await transport.request("GET", f"{app}/first")  # the app sets its login cookie
+            await transport.request("GET", f"{app}/go")
+            await transport.request("GET", f"{other}/file")
+        finally:
+            await transport.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        for server in servers:
+            server.shutdown()
+    (first,) = servers[0].RequestHandlerClass.seen  # type: ignore[attr-defined]
+    assert first["Authorization"] == f"Bearer {SECRET}" and first["X-Api-Key"] == "k-1"
+    landed, file = servers[1].RequestHandlerClass.seen  # type: ignore[attr-defined]
+    for seen in (landed, file):
+        assert not {"Authorization", "X-Api-Key", "Cookie"} & set(seen), seen

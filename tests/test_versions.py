@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import gradio_session as gs
-from conftest import APPS, DEMO_APP, ROOT, AppServer, cli, gradio_versions, json_lines, wait_for
+from conftest import APPS, DEMO_APP, ROOT, AppServer, cli, files_holding, gradio_versions, json_lines, wait_for
 
 VERSIONS = list(gradio_versions())
 
@@ -193,3 +193,50 @@ def test_the_matrix_is_built() -> None:
     """`make test` builds the venvs of the Makefile's MATRIX; a missing one would go untested."""
     matrix = next(line for line in (ROOT / "Makefile").read_text().splitlines() if line.startswith("MATRIX :="))
     assert set(matrix.split(":=")[1].split()) <= set(gradio_versions())
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_login(version: str, tmp_path: Path, home: Path) -> None:
+    """An app behind Gradio's login (`launch(auth=...)`): a wrong password refused at `new` (no
+    session recorded), the login kept by the session for every process (calls, state, files up
+    and down; the 3.x WebSocket too), made again when the restarted app forgot it, forgotten
+    by `logout`; the password never in SQLite."""
+    python = gradio_versions()[version]
+    app = AppServer(APPS / "auth_app.py", python=python)
+    try:
+        with pytest.raises(gs.AccessDenied, match="this app wants a login: .*--login USER.*Ask Bob for the password"):
+            gs.new_session(app.url, name="in")
+        r = cli("new", app.url, "--name", "in", "--login", "alice", "--password-stdin", input="wrong\n")
+        assert r.returncode == 1 and "refused the login of 'alice'" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert gs.list_sessions() == []
+        r = cli("new", app.url, "--name", "in", "--login", "alice", "--password-stdin", input="secret\n")
+        assert r.returncode == 0, r.stderr
+        for n in (1, 2):  # each a process of its own: the login's cookies are the session's
+            r = cli("call", "count", "--session", "in")
+            assert r.returncode == 0 and float(r.stdout) == n, r.stderr
+        s = gs.get_session("in")
+        source = tmp_path / "in.txt"
+        source.write_bytes(b"12345")
+        assert s.call("size", str(source)) == ["5"]
+        (fd,) = s.call("make_file", "made here")
+        assert Path(fd["path"]).read_text() == "made here"
+        r = cli("call", "echo", "held", "--detach", "--session", "in")  # read by the holder, another process
+        assert r.returncode == 0, r.stderr
+        r = cli("result", r.stdout.strip(), "--session", "in")
+        assert r.returncode == 0 and r.stdout == "held\n", r.stderr
+        assert [(x.username, x.ok) for x in s.logins()] == [("alice", True)]  # once, at `new`
+        s.close()
+        app.stop()
+        app = AppServer(APPS / "auth_app.py", python=python, port=app.port)  # it forgot every login
+        assert s.call("echo", "back") == ["back"]
+        assert [(x.username, x.ok) for x in s.logins()] == [("alice", True)] * 2
+        shown = cli("show", "in").stdout
+        assert "logged in as alice (last login " in shown and "secret" not in shown
+        assert files_holding(home, "secret") == [f"tokens/{s.id}"]
+        r = cli("logout", "in")
+        assert r.returncode == 0, r.stderr
+        r = cli("call", "echo", "x", "--session", "in")
+        assert r.returncode == 1 and "this app wants a login" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert files_holding(home, "secret") == []
+    finally:
+        app.stop()

@@ -10,8 +10,9 @@
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
-    ApiChanged, AppError, BatchError, CallCancelled, CallError, CallMayHaveStarted, CallNotFound, CallTimeout, ConnectError, EndpointNotFound, FileTransferError, GradioSessionError,
-    MaxCallsReached,
+    AccessDenied, ApiChanged, AppError, BatchError, CallCancelled, CallError, CallMayHaveStarted, CallNotFound,
+    CallTimeout, CertificateError, ConnectError, EndpointNotFound, FileTransferError, GradioSessionError,
+    LoginRefused, MaxCallsReached,
     NotAGradioApp, ParameterError, QueueFull, QuotaExceeded, RepositoryError, SessionError, SessionExists,
     SessionNotFound, SpaceError, StreamError, UnsupportedApp,
 )
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
     from .binding import split_cli_values
     from .functions import endpoint_help
     from .models import (
-        AppInfo, BatchRecord, CallRecord, Endpoint, Event, FileData, FileDict, Output, Parameter, Row, RowResult,
-        SessionRecord, UploadRecord,
+        AppInfo, BatchRecord, CallRecord, Endpoint, Event, FileData, FileDict, Login, Network, Output, Parameter,
+        Row, RowResult, SessionRecord, UploadRecord,
     )
     from .sync import (
         Call, Session, duplicate_space, get_session, list_sessions, new_session, remove_session, set_default,
@@ -34,7 +35,8 @@ _LAZY = {  # name -> the module holding it, imported on first use so the CLI sta
     **dict.fromkeys(("Call", "Session", "duplicate_space", "get_session", "list_sessions", "new_session",
                      "remove_session", "set_default", "set_options"), ".sync"),
     **dict.fromkeys(("AppInfo", "CallRecord", "Endpoint", "Event", "FileData", "FileDict", "Output", "Parameter",
-                     "SessionRecord", "UploadRecord", "BatchRecord", "Row", "RowResult"), ".models"),
+                     "SessionRecord", "UploadRecord", "BatchRecord", "Row", "RowResult", "Login", "Network"),
+                   ".models"),
     "split_cli_values": ".binding",
     "endpoint_help": ".functions",
 }
@@ -57,6 +59,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AccessDenied", "CertificateError", "Login", "LoginRefused", "Network",
     "ApiChanged", "AppError", "AppInfo", "BatchError", "BatchRecord", "Call", "CallCancelled", "CallError", "CallMayHaveStarted", "CallNotFound", "CallTimeout", "CallRecord", "ConnectError", "Endpoint",
     "EndpointNotFound", "Event", "FileData", "FileDict", "FileTransferError", "GradioSessionError",
     "MaxCallsReached", "NotAGradioApp", "Output", "Row", "RowResult",

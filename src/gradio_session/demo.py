@@ -115,14 +115,21 @@ with gr.Blocks(title="gradio-session demo") as demo:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve the demo app on 127.0.0.1 at the port given (default 7860) until interrupted."""
-    args = sys.argv[1:] if argv is None else argv
+    """Serve the demo app on 127.0.0.1 at the port given (default 7860) until interrupted;
+    `--auth USER:PASSWORD` puts it behind Gradio's login."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    auth = None
+    if "--auth" in args[:-1] and ":" in args[args.index("--auth") + 1]:
+        i = args.index("--auth")
+        user, _, password = args[i + 1].partition(":")
+        auth, args = (user, password), args[:i] + args[i + 2:]
     if len(args) > 1 or (args and not args[0].isdigit()):
-        sys.exit("Usage: python -m gradio_session.demo [PORT]")
+        sys.exit("Usage: python -m gradio_session.demo [PORT] [--auth USER:PASSWORD]")
     port = int(args[0]) if args else 7860
-    print(f"The gradio-session demo app: http://127.0.0.1:{port} (Ctrl+C stops it)", flush=True)
+    print(f"The gradio-session demo app: http://127.0.0.1:{port}" + (f", behind a login ({auth[0]})" if auth else "")
+          + " (Ctrl+C stops it)", flush=True)
     demo.queue(**({"concurrency_count": 64} if GRADIO3 else {"default_concurrency_limit": None})).launch(
-        server_name="127.0.0.1", server_port=port, show_error=True, quiet=True
+        server_name="127.0.0.1", server_port=port, show_error=True, quiet=True, auth=auth
     )
 
 

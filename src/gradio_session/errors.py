@@ -2,6 +2,9 @@
 
     GradioSessionError              base: catch this to catch everything we raise
     ├── ConnectError                the app can't be reached, or the connection died
+    │   └── CertificateError        its certificate was refused (a private CA: --ca-bundle)
+    ├── AccessDenied                the app refused access (HTTP 401/403): a login, a header, a token
+    │   └── LoginRefused            the app refused the session's login (a wrong password)
     ├── NotAGradioApp               the URL answers, but not as a Gradio app
     │   └── UnsupportedApp          a Gradio whose protocol this version can't speak (2.x)
     ├── SpaceError                  a Hugging Face Space not found, not visible, broken, asleep too long
@@ -42,6 +45,23 @@ class ConnectError(GradioSessionError):
         super().__init__(message)
         self.url = url
         self.sent = sent
+
+
+class CertificateError(ConnectError):
+    """An https app's certificate was refused: a private CA to give (`ca_bundle`), or none to check."""
+
+
+class AccessDenied(GradioSessionError):
+    """The app refused access (HTTP 401/403): it wants a login, a header or a token (the message says which)."""
+
+    def __init__(self, message: str, *, url: str | None = None, status: int | None = None, body: str = "",
+                 said: bool = False) -> None:
+        super().__init__(message)
+        self.url, self.status, self.body, self.said = url, status, body, said  # said: the app's auth_message in it
+
+
+class LoginRefused(AccessDenied):
+    """The app refused the session's Gradio login: a wrong user name or password."""
 
 
 class NotAGradioApp(GradioSessionError):

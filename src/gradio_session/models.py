@@ -116,6 +116,76 @@ class AppInfo:
 
 
 @dataclass(frozen=True)
+class Network:
+    """How a session reaches its app, without a secret: recorded in the repository, shown by `show`."""
+
+    login: str | None = None  # the user name of the app's Gradio login (the password is a secret)
+    proxy: str | None = None  # the session's own proxy, credentials left out
+    ca_bundle: str | None = None  # the CA certificates the app's certificate is checked against
+    insecure: bool = False  # the app's certificate is not checked at all
+    headers: tuple[str, ...] = ()  # the names of the headers sent to the app (their values are secrets)
+    revision: int = 0  # one more at each change of these or of the secrets: long-lived processes see it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"login": self.login, "proxy": self.proxy, "ca_bundle": self.ca_bundle,
+                "insecure": self.insecure, "headers": list(self.headers)}
+
+    def stored(self) -> dict[str, Any]:
+        """As the repository keeps it: what `to_dict` shows, and the revision."""
+        return {**self.to_dict(), "revision": self.revision}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Network:
+        return cls(login=d.get("login"), proxy=d.get("proxy"), ca_bundle=d.get("ca_bundle"),
+                   insecure=bool(d.get("insecure")), headers=tuple(d.get("headers") or ()),
+                   revision=int(d.get("revision") or 0))
+
+
+Cookie = tuple[str, str, str, str]  # name, value, domain, path
+
+
+@dataclass(frozen=True, repr=False)
+class Secrets:
+    """What a session keeps out of SQLite and out of sight (the OS keyring, else a 0600 file)."""
+
+    token: str | None = None
+    password: str | None = None  # of the Gradio login whose user name is `Network.login`
+    headers: tuple[tuple[str, str], ...] = ()  # sent to the app's own origin only
+    proxy: str | None = None  # the session's proxy URL, its credentials included
+    cookies: tuple[Cookie, ...] = ()  # what the app set (its login, a load balancer's affinity)
+
+    def __repr__(self) -> str:
+        return "Secrets(***)"
+
+    def __bool__(self) -> bool:
+        return any((self.token, self.password, self.headers, self.proxy, self.cookies))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"token": self.token, "password": self.password, "headers": [list(h) for h in self.headers],
+                "proxy": self.proxy, "cookies": [list(c) for c in self.cookies]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Secrets:
+        cookies = tuple((str(n), str(v), str(domain), str(path)) for n, v, domain, path in d.get("cookies") or ())
+        return cls(token=d.get("token"), password=d.get("password"),
+                   headers=tuple((str(k), str(v)) for k, v in d.get("headers") or ()),
+                   proxy=d.get("proxy"), cookies=cookies)
+
+
+@dataclass(frozen=True)
+class Login:
+    """One login to a session's app: who, when, and whether the app took it (`message`: its answer)."""
+
+    username: str
+    at: float
+    ok: bool
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"username": self.username, "at": self.at, "ok": self.ok, "message": self.message}
+
+
+@dataclass(frozen=True)
 class SessionRecord:
     """A session as the repository keeps it."""
 
@@ -129,10 +199,11 @@ class SessionRecord:
     download_path: str | None = None
     max_calls: int | None = None
     max_calls_policy: MaxCallsPolicy = "error"
-    has_token: bool = False  # a token is kept for it (keyring or 0600 file)
+    has_secrets: bool = False  # secrets are kept for it (keyring or 0600 file): a token, a password...
     is_default: bool = False
     space: str | None = None  # the Hugging Face Space it was made for (owner/name)
     token_source: str | None = None  # "given", or huggingface_hub's "HF_TOKEN" / "saved login" (read each time)
+    network: Network = Network()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape the CLI prints (no API description, no secrets)."""
@@ -150,10 +221,11 @@ class SessionRecord:
             "gradio_version": self.app.version,
             "protocol": self.app.protocol,
             "endpoints": len(self.app.endpoints),
-            "has_token": self.has_token or self.token_source is not None,
+            "has_token": self.token_source is not None,
             "space": self.space,
             "token": None if self.token_source is None else
             "given" if self.token_source == "given" else f"from {self.token_source}",
+            **self.network.to_dict(),
         }
 
 

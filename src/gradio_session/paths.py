@@ -4,7 +4,7 @@
     <home>/locks/<session>.lock          held by the process that reads the session's stream
     <home>/locks/<session>.holder.lock   held by the session's background holder while it runs
     <home>/holders/<session>.log         the holder's error log
-    <home>/tokens/<session>              a token, when no OS keyring is available (0600)
+    <home>/tokens/<session>              a session's secrets (token, password...), when no OS keyring is available (0600)
     <home>/downloads/<session name>/     result files, unless the session or the call names a folder
     <home>/locks/batch-<hash>.lock       held by the process running the batch that writes an output file
     <home>/batches/<batch id>/           the repository of a Dask batch's worker sessions (same machine)

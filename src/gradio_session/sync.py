@@ -18,7 +18,7 @@ from .core.pipes import Policy
 from .core.runtime import runtime
 from .files import Progress
 from .functions import Api
-from .models import AppInfo, CallRecord, Endpoint, Event, FileData, RowResult, SessionRecord, UploadRecord
+from .models import AppInfo, CallRecord, Endpoint, Event, FileData, Login, RowResult, SessionRecord, UploadRecord
 
 T = TypeVar("T")
 
@@ -180,6 +180,18 @@ class Session:
         hash and its calls. True when the API changed."""
         return _run(self._inner.refresh)
 
+    def login(self, username: str | None = None, password: str | None = None) -> None:
+        """Log in to the app now and keep the login for the session (see aio); LoginRefused when refused."""
+        _run(self._inner.login, username, password)
+
+    def logout(self) -> None:
+        """Forget the session's login: its user name, password and the app's cookies."""
+        _run(self._inner.logout)
+
+    def logins(self) -> list[Login]:
+        """The session's logins, newest first: who, when, whether the app took it."""
+        return _run(self._inner.logins)
+
     def space_runtime(self) -> dict[str, Any] | None:
         """For a Space's session: its stage, hardware (current and requested) and sleep time, as
         the Hub says now; None for any other app."""
@@ -224,11 +236,15 @@ class Session:
 
 def new_session(app: str, *, name: str | None = None, download_path: str | None = None,
                 force: bool = False, token: str | None = None, home: Path | str | None = None,
-                wait_timeout: float | None = None, on_stage: Callable[[str], None] | None = None) -> Session:
+                wait_timeout: float | None = None, on_stage: Callable[[str], None] | None = None,
+                auth: tuple[str, str] | None = None, headers: dict[str, str] | None = None, proxy: str | None = None,
+                ca_bundle: str | None = None, insecure: bool = False) -> Session:
     """Probe a Gradio app and record a new session for it (the first one becomes the default).
-    A Hugging Face Space (`owner/name`) is found, woken and waited for first."""
+    A Hugging Face Space (`owner/name`) is found, woken and waited for first. `auth`, `headers`,
+    `proxy`, `ca_bundle`, `insecure`: how the app is reached, kept with the session (see aio)."""
     return Session(_run(aio.new_session, app, name=name, download_path=download_path, force=force,
-                        token=token, home=home, wait_timeout=wait_timeout, on_stage=on_stage))
+                        token=token, home=home, wait_timeout=wait_timeout, on_stage=on_stage, auth=auth,
+                        headers=headers, proxy=proxy, ca_bundle=ca_bundle, insecure=insecure))
 
 
 def duplicate_space(space: str, to: str | None = None, *, hardware: str | None = None,

@@ -1,6 +1,7 @@
-"""HTTP for one app: a shared connection pool, the token kept to the app's own origin, SSE.
+"""HTTP for one app: a shared connection pool, SSE, WebSockets, the size limits on answers.
 
-The only module that imports httpx and httpx-sse; it turns their failures into our errors.
+With `network.py` (credentials, login, proxies, certificates), the only module that imports
+httpx; the one place their failures become our errors.
 """
 
 from __future__ import annotations
@@ -8,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import AsyncIterator, Callable, Generator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
 from . import paths
 from .version import __version__
-from .errors import ConnectError, FileTransferError, GradioSessionError, StreamError
+from .errors import (AccessDenied, CertificateError, ConnectError, FileTransferError, GradioSessionError,
+                     StreamError)
+from .models import Cookie, Login, Network, Secrets
+from .network import AppAuth, TLSWhenNeeded, certificate_failure, mounts, without_credentials
 from .protocol.messages import loads
 
 # Gradio sends a heartbeat every ~15 s: four missed ones mean the stream is dead.
@@ -32,29 +35,6 @@ MAX_BODY = 32 * 2**20
 # A result file: beyond any media a Gradio component shows (an hour of HD video), short of what
 # fills a disk unnoticed; apps that return model weights or datasets need it raised.
 MAX_DOWNLOAD = 2 * 2**30
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) with the default port filled in: what must match to send a token."""
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
-
-
-class OriginAuth(httpx.Auth):
-    """Sends `Authorization: Bearer` only to the app's own scheme, host and port."""
-
-    def __init__(self, token: str, app_url: str) -> None:
-        self._token = token
-        self._origin = origin(app_url)
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if origin(str(request.url)) == self._origin:
-            request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "OriginAuth(token=***)"
 
 
 class Response:
@@ -94,50 +74,80 @@ def _declared(r: httpx.Response) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-class _TLSWhenNeeded(httpx.AsyncBaseTransport):
-    """httpx's own transport, its TLS context (loading the CA bundle: a tenth of a cold `call`)
-    made on the first https request only: an app served over plain http never pays for it."""
-
-    def __init__(self) -> None:
-        self._plain: httpx.AsyncHTTPTransport | None = None
-        self._tls: httpx.AsyncHTTPTransport | None = None
-
-    @staticmethod
-    def _make(verify: bool) -> httpx.AsyncHTTPTransport:
-        # idle connections are dropped before servers' own keep-alive (uvicorn: 5 s) closes
-        # them, so a request rarely meets a connection the server is closing
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=3.0)
-        return httpx.AsyncHTTPTransport(verify=verify, limits=limits)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme == "https":
-            self._tls = self._tls or self._make(verify=True)
-            return await self._tls.handle_async_request(request)
-        self._plain = self._plain or self._make(verify=False)  # no TLS ever happens on it
-        return await self._plain.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        for transport in (self._plain, self._tls):
-            if transport is not None:
-                await transport.aclose()
-
-
 class Transport:
     """One pooled async HTTP client per app; create inside the event loop that uses it.
     `http` replaces the network (an `httpx.MockTransport` in tests of faults no server makes)."""
 
-    def __init__(self, app_url: str, token: str | None = None, *,
-                 http: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, app_url: str, secrets: Secrets | None = None, network: Network | None = None, *,
+                 http: httpx.AsyncBaseTransport | None = None, on_login: Callable[[Login], None] | None = None,
+                 on_cookies: Callable[[tuple[Cookie, ...]], None] | None = None) -> None:
         self.app_url = app_url
+        secrets, network = secrets or Secrets(), network or Network()
+        cookies = httpx.Cookies()
+        for name, value, domain, path in secrets.cookies:
+            cookies.set(name, value, domain=domain, path=path)
+        self.auth = AppAuth(app_url, secrets, network.login, cookies, on_login, on_cookies)
         self._client = httpx.AsyncClient(
-            transport=http or _TLSWhenNeeded(),
+            transport=http or TLSWhenNeeded(network),
+            mounts=None if http else mounts(network, secrets.proxy),
             timeout=httpx.Timeout(30.0, pool=None),
-            auth=OriginAuth(token, app_url) if token else None,
+            auth=self.auth,
+            cookies=cookies,
             follow_redirects=True,
             headers={"User-Agent": f"gradio-session/{__version__}"},
+            event_hooks={"request": [self.auth.guard]},
         )
+        self.auth._cookies = self._client.cookies  # the client copies the jar it is given
+        self.closing: list[Callable[[], Awaitable[None]]] = []  # run at aclose (cookies being kept)
+
+    def cookies(self) -> tuple[Cookie, ...]:
+        """The cookies the app set, to keep with the session."""
+        return tuple((c.name, c.value or "", c.domain, c.path) for c in self._client.cookies.jar)
+
+    async def login(self) -> None:
+        """Log in now (the session's user name and password): LoginRefused when the app says no."""
+        with self._mapped(self.app_url):
+            response = await self._client.send(self.auth.login_request(), auth=None)
+        await self.auth._login(response)
+
+    def refused(self, status: int, url: str, text: str, said: str | None = None) -> None:
+        """AccessDenied when the app refused a request of its own origin (HTTP 401/403): what
+        to give (a login, a header, a token) said, with the app's `said` auth_message."""
+        if status not in (401, 403) or not self.auth.own(url):
+            return
+        body = loads(text) if text.startswith("{") else None
+        detail = body.get("detail") if isinstance(body, dict) else None
+        said = said or (detail.get("auth_message") if isinstance(detail, dict) else None)
+        detail = (detail.get("detail") or detail.get("message")) if isinstance(detail, dict) else detail
+        why = f"HTTP {status}" + (f": {detail}" if isinstance(detail, str) and detail else "")
+        app = self.app_url
+        user, has_headers = self.auth.sent()
+        if user:
+            hint = (f"even after logging in as {user!r}: that user may not be allowed here, or "
+                    "the app wants another credential too (--header, --token).")
+        elif status == 401 and detail in ("Not authenticated", None) and not has_headers:
+            says = f" The app says: {said.rstrip('.')}." if isinstance(said, str) and said else ""
+            hint = (f"this app wants a login: gradio-session new {app} --login USER, or for a session "
+                    "`gradio-session login USER` (Python: auth=(user, password), s.login(user, password))."
+                    f"{says} If it wants a key in a header, give --header 'Name: value'; a bearer token, --token.")
+        else:
+            hint = ("give what it wants: a login (--login USER), a header (--header 'Name: value'), or a "
+                    "token (--token).")
+        raise AccessDenied(f"{app} refused access ({why}): {hint}", url=app, status=status, body=text,
+                           said=isinstance(said, str) and bool(said))
+
+    def _mapped(self, url: str, *, streaming: bool = False) -> AbstractContextManager[None]:
+        return _mapped(url, streaming=streaming, proxy=lambda: self._proxy_for(url))
+
+    def _proxy_for(self, url: str) -> str | None:
+        """The proxy a request to `url` goes through (without its credentials), if any."""
+        transport = self._client._transport_for_url(httpx.URL(url))
+        proxy = transport.proxy if isinstance(transport, TLSWhenNeeded) else None
+        return without_credentials(proxy) if proxy else None
 
     async def aclose(self) -> None:
+        for step in self.closing:
+            await step()
         await self._client.aclose()
 
     async def request(self, method: str, url: str, *, retries: int = 0, **kwargs: Any) -> Response:
@@ -149,9 +159,10 @@ class Transport:
         (ConnectError with `sent`) never is: the app may be acting on it."""
         for attempt in range(retries + 1):
             try:
-                with _mapped(url):
+                with self._mapped(url):
                     async with self._client.stream(method, url, **kwargs) as r:
                         response = Response(r.status_code, await _read_body(r, url), str(r.url))
+                self.refused(response.status, response.url, response.text)
                 if response.status not in RETRY_STATUSES or attempt >= retries:
                     return response
             except ConnectError as exc:
@@ -171,10 +182,11 @@ class Transport:
         FileTransferError for a file over the download limit (told, or as it is read)."""
         most = limit(paths.MAX_DOWNLOAD_ENV, MAX_DOWNLOAD)
         refused = _too_big(f"The file at {url}", most, paths.MAX_DOWNLOAD_ENV)
-        with _mapped(url, streaming=True):
+        with self._mapped(url, streaming=True):
             async with self._client.stream("GET", url) as r:
                 if r.status_code >= 400:
                     text = await _read_body(r, url)
+                    self.refused(r.status_code, str(r.url), text)
                     raise FileTransferError(f"Downloading {url} failed (HTTP {r.status_code}): {text[:200]}")
                 total = _declared(r)
                 if total is not None and total > most:
@@ -195,14 +207,15 @@ class Transport:
                   ) -> AsyncIterator[tuple[int, AsyncIterator[tuple[str, str]]]]:
         """Open a server-sent-event stream: yields (HTTP status, iterator of (event, data))."""
         timeout = httpx.Timeout(30.0, read=STREAM_READ_TIMEOUT, pool=None)
-        with _mapped(url):
+        with self._mapped(url):
             async with aconnect_sse(self._client, "GET", url, params=params, timeout=timeout) as source:
                 status = source.response.status_code
                 if status >= 400:
                     await source.response.aread()
+                    self.refused(status, str(source.response.url), source.response.text)
 
                 async def events() -> AsyncIterator[tuple[str, str]]:
-                    with _mapped(url, streaming=True):
+                    with self._mapped(url, streaming=True):
                         try:
                             async for sse in source.aiter_sse():
                                 yield sse.event, sse.data
@@ -218,7 +231,7 @@ class Transport:
         from httpx_ws import AsyncWebSocketSession, WebSocketUpgradeError, aconnect_ws
 
         try:
-            with _mapped(url):
+            with self._mapped(url):
                 # pings every SOCKET_PING s: a peer gone silent (no FIN) ends the call, not a wait forever
                 async with aconnect_ws(url, self._client, max_message_size_bytes=SOCKET_MESSAGE_MAX,
                                        keepalive_ping_interval_seconds=SOCKET_PING,
@@ -226,6 +239,12 @@ class Transport:
                                        session_class=AsyncWebSocketSession) as ws:
                     yield Socket(ws, url)
         except WebSocketUpgradeError as exc:
+            try:
+                text = (await exc.response.aread()).decode(errors="replace")
+            except httpx.StreamError:  # httpx-ws closed it: the status says enough
+                text = ""
+            status = exc.response.status_code  # Gradio 3.x: 403 for a socket without the login's cookie
+            self.refused(401 if status == 403 else status, str(exc.response.url), text)
             raise ConnectError(f"{url} refused the WebSocket (HTTP {exc.response.status_code}).",
                                url=url, sent=False) from exc
         except Exception as exc:  # anyio's task group inside wraps what escapes it (a failed ping)
@@ -280,7 +299,8 @@ def _socket_errors(url: str) -> Generator[None, None, None]:
 
 
 @contextmanager
-def _mapped(url: str, *, streaming: bool = False) -> Generator[None, None, None]:
+def _mapped(url: str, *, streaming: bool = False,
+            proxy: Callable[[], str | None] = lambda: None) -> Generator[None, None, None]:
     """The one place where httpx failures become our errors."""
     try:
         yield
@@ -295,6 +315,14 @@ def _mapped(url: str, *, streaming: bool = False) -> Generator[None, None, None]
         sent = not isinstance(exc, httpx.WriteError)  # a request cut while written is never acted on
         raise ConnectError(f"The connection to {url} broke: {exc}", url=url, sent=sent) from exc
     except httpx.TransportError as exc:
+        if certificate_failure(exc):
+            raise CertificateError(
+                f"The certificate of {url} was not accepted: {exc}. If the app's certificate comes from a private "
+                "CA, give the CA: gradio-session new URL --ca-bundle FILE (or SSL_CERT_FILE). --insecure skips "
+                "the check: only on a network you trust.", url=url) from exc
+        if via := proxy():
+            raise ConnectError(f"Can't reach {url} through a proxy, {via}: {exc or type(exc).__name__}. Is the "
+                               "proxy up, and the app? (NO_PROXY names the hosts to reach directly.)", url=url) from exc
         raise ConnectError(f"Can't reach {url}: {exc or type(exc).__name__}. Is the app running?", url=url) from exc
     except httpx.InvalidURL as exc:
         raise ConnectError(f"Invalid URL {url!r}: {exc}", url=url) from exc

@@ -29,7 +29,7 @@ from ..core.mapping import MapStats
 from ..core.session import AsyncSession
 from ..errors import BatchError
 from ..files import find_files
-from ..models import Row, RowResult
+from ..models import Network, Row, RowResult, Secrets
 from .sources import EXTRA_HINT
 
 PARTITION_PER_SLOT = 4  # rows per partition: this many per call in flight on a worker
@@ -45,7 +45,8 @@ class WorkerSpec:
     batch: str
     parent_home: str
     parent_id: str
-    token: str | None  # where the token comes from: "kept" (the repository's), "hub", or None
+    token: str | None  # where the secrets come from: "kept" (the repository's), "hub" (a token), or None
+    network: dict[str, Any]  # how the app is reached (login user, CA bundle...; no secret)
     concurrency: int
     retries: int
     rate: float | None
@@ -68,7 +69,8 @@ async def dask_results(session: AsyncSession, endpoint: str, rows: Iterator[Row]
         spec = WorkerSpec(
             app=record.space or record.app_url, endpoint=endpoint, batch=batch,
             parent_home=str(session.repository.home), parent_id=record.id,
-            token="kept" if record.has_token else "hub" if record.token_source else None,
+            token="kept" if record.has_secrets else "hub" if record.token_source else None,
+            network=record.network.to_dict(),
             concurrency=concurrency, retries=retries, rate=None if rate is None else rate / workers)
         loop = asyncio.get_running_loop()
         news: asyncio.Queue[Any] = asyncio.Queue()
@@ -183,15 +185,18 @@ def _session(spec: WorkerSpec) -> Any:
             parent = Path(spec.parent_home)
             home = paths.batch_home(parent, spec.batch) if parent.is_dir() else \
                 Path(tempfile.mkdtemp(prefix="gradio-session-worker-"))
-            token = None
+            kept = Secrets()
             if spec.token == "kept":
-                from ..store import tokens
+                from ..store import secrets
 
-                token = tokens.load(parent, spec.parent_id) if parent.is_dir() else None
-                if token is None:
-                    raise BatchError("The batch's session has a token kept on the machine that started the batch, "
-                                     "and this worker can't read it: run the workers there, or make the app's "
-                                     "token huggingface_hub's on the workers (HF_TOKEN).")
-            _SESSIONS[spec.batch] = gs.new_session(spec.app, name=f"worker-{uuid.uuid4().hex[:8]}", home=home,
-                                                   token=token)
+                kept = secrets.load(parent, spec.parent_id) if parent.is_dir() else Secrets()
+                if not kept:
+                    raise BatchError("The batch's session has secrets (a token, a login...) kept on the machine that "
+                                     "started the batch, and this worker can't read them: run the workers there, "
+                                     "or make the app's token huggingface_hub's on the workers (HF_TOKEN).")
+            network = Network.from_dict(spec.network)
+            _SESSIONS[spec.batch] = gs.new_session(
+                spec.app, name=f"worker-{uuid.uuid4().hex[:8]}", home=home, token=kept.token,
+                auth=(network.login, kept.password or "") if network.login else None, headers=dict(kept.headers),
+                proxy=kept.proxy, ca_bundle=network.ca_bundle, insecure=network.insecure)
         return _SESSIONS[spec.batch]

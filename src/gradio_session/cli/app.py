@@ -20,11 +20,9 @@ from .common import (
     GLOB, POLICIES, _get, _pick, _print_session, _run, _session, _using, app, complete_endpoints,
     complete_sessions, json_option, session_argument, session_option,
 )
+from .access import IN_PS, password, reach, reach_options
 from .output import Output
 from .terminal import current
-
-_IN_PS = "On the command line it is visible to other users (`ps`) while the command runs"
-
 
 def _token_from(token: str | None, token_stdin: bool) -> str | None:
     """The token: --token, else one line of standard input (--token-stdin), else
@@ -79,20 +77,31 @@ def _secrets_from(given: tuple[str, ...], from_stdin: str | None) -> dict[str, s
 @click.option("--force/--no-force", help="Re-create a session of the same name.")
 @click.option("--token", metavar="TOKEN", help="Token for the app (kept in the OS keyring or a 0600 file); default: "
               "GRADIO_SESSION_TOKEN, else for a Space huggingface_hub's (HF_TOKEN, or `hf auth login`). "
-              f"{_IN_PS}: prefer --token-stdin or GRADIO_SESSION_TOKEN.")
+              f"{IN_PS}: prefer --token-stdin or GRADIO_SESSION_TOKEN.")
 @click.option("--token-stdin", is_flag=True, help="Read the token from standard input (one line), out of `ps`'s sight.")
 @click.option("--wait-timeout", type=float, help="Seconds a Space gets to wake up or build (default 300).")
+@reach_options(new=True)
 @json_option
 def new(app_url: str, name: str | None, download_path: str | None, force: bool, token: str | None,
-        token_stdin: bool, wait_timeout: float | None, json_: bool) -> None:
-    """Create a session for a Gradio app or a Hugging Face Space (probes it first)."""
+        token_stdin: bool, wait_timeout: float | None, login_user: str | None, password_stdin: bool,
+        headers: tuple[str, ...], proxy: str | None, ca_bundle: str | None, insecure: bool | None,
+        json_: bool) -> None:
+    """Create a session for a Gradio app or a Hugging Face Space (probes it first). An app behind
+    a login: --login USER (or http://USER:PASSWORD@host)."""
     from .. import aio
+    from ..errors import ParameterError
 
     out = Output(json_)
+    if token_stdin and password_stdin:
+        raise ParameterError("Standard input gives one value: use --token-stdin or --password-stdin, and "
+                             "GRADIO_SESSION_TOKEN for the token.")
     token = _token_from(token, token_stdin)
+    auth = (login_user, password(password_stdin, login_user)) if login_user else None
+    options = reach(headers, proxy, ca_bundle, insecure)
     with out.stages("The Space") as on_stage:
         s = _run(aio.new_session(app_url, name=name, download_path=download_path, force=force, token=token,
-                                 wait_timeout=wait_timeout, on_stage=on_stage))
+                                 wait_timeout=wait_timeout, on_stage=on_stage, auth=auth,
+                                 **{**options, "insecure": bool(insecure)}))
     record = s.repository.get_session(s.id)
     if json_:
         out.data(record.to_dict())
@@ -114,7 +123,7 @@ def new(app_url: str, name: str | None, download_path: str | None, force: bool, 
               "(one line).")
 @click.option("--name", help="Session name (default: the copy's id).")
 @click.option("--token", metavar="TOKEN", help="Hugging Face token (default: GRADIO_SESSION_TOKEN, else "
-              f"huggingface_hub's: HF_TOKEN, or `hf auth login`). {_IN_PS}: prefer --token-stdin or an "
+              f"huggingface_hub's: HF_TOKEN, or `hf auth login`). {IN_PS}: prefer --token-stdin or an "
               "environment variable.")
 @click.option("--token-stdin", is_flag=True, help="Read the token from standard input (one line), out of `ps`'s sight.")
 @click.option("--wait-timeout", type=float, help="Seconds the copy gets to build and start (default 300).")
@@ -213,14 +222,16 @@ def remove(pattern: str, yes: bool) -> None:
 @click.option("--max-calls-policy", type=click.Choice(POLICIES),
               help="At max_calls: error, warning or remove the oldest.")
 @click.option("--download-path", help="Folder for downloaded files ('' to unset).")
+@reach_options(new=False)
 @session_option
 @json_option
 def set_(name: str | None, max_calls: int | None, max_calls_policy: str | None, download_path: str | None,
-         session: str | None, json_: bool) -> None:
-    """Change a session's options."""
+         headers: tuple[str, ...], proxy: str | None, ca_bundle: str | None, insecure: bool | None,
+         no_headers: bool, session: str | None, json_: bool) -> None:
+    """Change a session's options, or how it reaches its app (headers, proxy, certificates)."""
     from .. import aio
 
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = reach(headers, proxy, ca_bundle, insecure, no_headers)
     if max_calls is not None:
         options["max_calls"] = max_calls or None
     if max_calls_policy is not None:
@@ -307,10 +318,10 @@ def refresh(name: str | None, session: str | None) -> None:
     Output().message(f"The app's API {'changed' if changed else 'is unchanged'}: {count} endpoints.")
 
 
-from . import calls  # noqa: E402 - the commands about calls, registered after these
+from . import access, calls  # noqa: E402 - login and logout, the commands about calls, registered after these
 from . import batching  # noqa: E402,I001 - then those about batches
 
-COMMAND_MODULES = (calls, batching)
+COMMAND_MODULES = (access, calls, batching)
 
 
 def run(argv: list[str]) -> int:

@@ -189,6 +189,7 @@ async def _using(s: AsyncSession) -> AsyncIterator[AsyncSession]:
 
 
 def _print_session(s: AsyncSession, json_: bool, *, space_now: dict[str, Any] | None = None) -> None:
-    """A session with its counts of calls and uploads, as `show` and `set` print it."""
+    """A session with its counts of calls and uploads and its last login, as `show` and `set` print it."""
+    logins = s.repository.logins.recent(s.id, 1)
     Output(json_).session(s.record, s.repository.count_calls(s.id), s.repository.count_uploads(s.id),
-                          space_now=space_now)
+                          space_now=space_now, last_login=logins[0] if logins else None)

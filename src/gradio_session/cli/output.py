@@ -17,7 +17,7 @@ from .terminal import current
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..models import Endpoint, Event, SessionRecord, UploadRecord
+    from ..models import Endpoint, Event, Login, SessionRecord, UploadRecord
 
 BAR_FROM = 4 * 1024 * 1024  # bytes: smaller transfers show no bar
 STAGE_NEWS = {"SLEEPING": "asleep, waking it up", "STOPPED": "stopped, waking it up", "BUILDING": "building",
@@ -181,13 +181,18 @@ class Output:
         self.out.print(table)
 
     def session(self, record: SessionRecord, calls: int, uploads: int, *,
-                space_now: dict[str, Any] | None = None) -> None:
+                space_now: dict[str, Any] | None = None, last_login: Login | None = None) -> None:
         info = {**record.to_dict(), "calls": calls, "uploads": uploads}
         if space_now is not None:
             info["space_runtime"] = space_now
         if self.json:
-            self.data(info)
+            self.data({**info, "last_login": last_login and last_login.to_dict()})
             return
+        for key in ("login", "proxy", "ca_bundle", "insecure", "headers"):  # shown when set
+            if not info[key]:
+                del info[key]
+        if record.network.login:
+            info["login"] = f"logged in as {record.network.login}" + _login_text(last_login)
         table = _table(box=None, show_header=False, pad_edge=False)
         table.add_column(style="bold")
         table.add_column()
@@ -407,3 +412,10 @@ def _endpoint_dict(ep: Endpoint) -> dict[str, Any]:
             for r in ep.returns
         ],
     }
+
+
+def _login_text(login: Login | None) -> str:
+    if login is None:
+        return " (no login asked for yet)"
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(login.at))
+    return f" (last login {when})" if login.ok else f" (the last login, {when}, was refused: {login.message})"

@@ -14,7 +14,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -30,7 +29,7 @@ from .follow import Follower
 from .locks import holder_present
 from .seat import Seat
 from .probe import reread, running_app_id
-from . import spaces
+from .access import refreshed, transport_for, warn_insecure
 from .sockets import OwnConnections, new_event_id
 from .runtime import runtime
 from .state import CallState, end_siblings
@@ -394,23 +393,16 @@ class Channel:
 
 
 async def open_channel(owner: CallOwner, record: SessionRecord, store: StoreWorker, dialect: Dialect) -> Channel:
-    """The session's channel in the running event loop, made on first use (its token is read
+    """The session's channel in the running event loop, made on first use (its secrets are read
     from the keyring or file store off the loop)."""
     channels = runtime().channels()
     if record.id not in channels:
-        token = await token_of(record, store.repository.home)
-        if record.id not in channels:  # another task may have made it meanwhile
-            transport = Transport(record.app_url, token, http=runtime().http)
+        transport = await transport_for(record, store)
+        if record.id in channels:  # another task made it meanwhile
+            await transport.aclose()
+        else:
+            warn_insecure(record.name, record.network)
             channels[record.id] = Channel(owner, record, store, dialect, transport)
+    else:
+        await refreshed(channels[record.id], record)
     return cast(Channel, channels[record.id])
-
-
-async def token_of(record: SessionRecord, home: Path) -> str | None:
-    """The session's token: the one kept for it, or huggingface_hub's as it is now (read off the loop)."""
-    if record.has_token:
-        from ..store import tokens
-
-        return await asyncio.to_thread(tokens.load, home, record.id)
-    if record.token_source is not None:
-        return (await asyncio.to_thread(spaces.token_for, None))[0]
-    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -10,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConnectError, GradioSessionError, NotAGradioApp, SessionError, SessionNotFound, SpaceError
-from ..models import SessionRecord
+from ..models import Login, Secrets, SessionRecord
 from ..protocol import discovery
-from ..store import tokens
+from ..store import secrets as kept_secrets
 from ..store.repository import GLOB_CHARS, check_name
 from ..transport import Transport
-from . import spaces
+from . import access, spaces
 from .probe import probe
 from .runtime import runtime
 from .session import AsyncSession
@@ -24,13 +25,24 @@ from .session import AsyncSession
 async def new_session(app: str, *, name: str | None = None, download_path: str | None = None,
                       force: bool = False, token: str | None = None, home: Path | str | None = None,
                       wait_timeout: float | None = None,
-                      on_stage: Callable[[str], None] | None = None) -> AsyncSession:
+                      on_stage: Callable[[str], None] | None = None, auth: tuple[str, str] | None = None,
+                      headers: dict[str, str] | None = None, proxy: str | None = None,
+                      ca_bundle: str | None = None, insecure: bool = False) -> AsyncSession:
     """Probe a Gradio app and record a new session for it; nothing is recorded on failure.
     `app` may be a Hugging Face Space (`owner/name`, its page on the Hub, or its own
     `https://owner-name.hf.space` host): it is found, woken and waited for (`wait_timeout` s,
-    default 300; each stage told to `on_stage`) first."""
+    default 300; each stage told to `on_stage`) first.
+
+    How it is reached, kept with the session for every later process: `auth=(user, password)`,
+    Gradio's login (also taken from `http://user:password@host`); `headers`, sent to the app's
+    own origin only; `proxy` (else the environment's); `ca_bundle`, the CA certificates of a
+    private CA; `insecure`, no certificate check at all. Secrets go to the OS keyring or a 0600
+    file, never to the repository."""
     store = runtime().store(home)
     repo = store.repository
+    app, in_url = access.split_credentials(app)
+    network, changes = access.settings(login=auth or in_url, headers=headers, proxy=proxy, ca_bundle=ca_bundle,
+                                       insecure=insecure)
     space = spaces.space_id(app)
     if space is None and (label := spaces.space_host(app)) is not None:
         if name is not None:
@@ -51,7 +63,11 @@ async def new_session(app: str, *, name: str | None = None, download_path: str |
         app_url, source = found.url, found.token_source
         if not token and source:  # huggingface_hub's: read again at each use, never copied
             token = (await asyncio.to_thread(spaces.token_for, None))[0]
-    transport = Transport(app_url, token, http=runtime().http)
+    kept = Secrets(token=token if source == "given" else None, **changes)
+    logins: list[Login] = []
+    access.warn_insecure(name, network)
+    transport = Transport(app_url, dataclasses.replace(kept, token=token), network, http=runtime().http,
+                          on_login=logins.append)
     try:
         api_url, info = await probe(transport, app_url)
     except (ConnectError, NotAGradioApp) as exc:
@@ -61,6 +77,7 @@ async def new_session(app: str, *, name: str | None = None, download_path: str |
                          f"proxy: {exc} It may be restarting: try again in a minute.") from None
     finally:
         await transport.aclose()
+    kept = dataclasses.replace(kept, cookies=transport.cookies())
     try:
         old: SessionRecord | None = await store.run(repo.get_session, name) if force else None
     except SessionNotFound:
@@ -69,17 +86,19 @@ async def new_session(app: str, *, name: str | None = None, download_path: str |
         id=uuid.uuid4().hex[:12], name=name, app_url=app_url, api_url=api_url,
         session_hash=uuid.uuid4().hex[:12], created_at=time.time(), app=info,
         download_path=str(Path(download_path).expanduser().resolve()) if download_path else None,
-        has_token=source == "given", space=space, token_source=source,
+        has_secrets=bool(kept), space=space, token_source=source, network=network,
     )
     record = await store.run(repo.create_session, record, force=force)
     if old is not None and old.name == name:
-        await asyncio.to_thread(tokens.delete, repo.home, old.id)
-    if token and source == "given":
+        await asyncio.to_thread(kept_secrets.delete, repo.home, old.id)
+    if kept:
         try:
-            await asyncio.to_thread(tokens.store, repo.home, record.id, token)
+            await asyncio.to_thread(kept_secrets.store, repo.home, record.id, kept)
         except OSError as exc:
             await store.run(repo.remove_sessions, record.id)
-            raise GradioSessionError(f"Could not store the token safely: {exc}") from exc
+            raise GradioSessionError(f"Could not keep the session's secrets safely: {exc}") from exc
+    for login in logins:
+        await store.run(repo.logins.add, record.id, login)
     return AsyncSession(record, store)
 
 
@@ -122,14 +141,20 @@ async def set_default(session: AsyncSession | str, *, home: Path | str | None = 
 
 async def set_options(session: AsyncSession | str = ".", *, home: Path | str | None = None,
                       **options: Any) -> AsyncSession:
-    """Change max_calls, max_calls_policy or download_path of a session."""
+    """Change max_calls, max_calls_policy or download_path of a session; or how it reaches its
+    app: `headers` (a dict, replacing the kept ones; {} for none), `proxy` ("" for the
+    environment's), `ca_bundle` ("" for the default trust), `insecure`."""
     store = runtime().store(home)
     if options.get("max_calls_policy") not in (None, "error", "warning", "remove"):
         raise GradioSessionError("max_calls_policy must be one of: error, warning, remove.")
     if options.get("download_path"):
         options["download_path"] = str(Path(options["download_path"]).expanduser().resolve())
     ref = session if isinstance(session, str) else session.id
-    return AsyncSession(await store.run(store.repository.update_session, ref, **options), store)
+    network = {k: v for k in ("headers", "proxy", "ca_bundle", "insecure") if (v := options.pop(k, None)) is not None}
+    record = await store.run(store.repository.update_session, ref, **options)
+    if network:
+        record = await access.change(record, store, **network)
+    return AsyncSession(record, store)
 
 
 async def remove_session(name_or_pattern: str | None = None, *, pattern: str | None = None,
@@ -153,6 +178,6 @@ async def remove_session(name_or_pattern: str | None = None, *, pattern: str | N
                                       f"pattern={name_or_pattern!r}.") from None
             raise
     for r in removed:
-        if r.has_token:
-            await asyncio.to_thread(tokens.delete, store.repository.home, r.id)
+        if r.has_secrets:
+            await asyncio.to_thread(kept_secrets.delete, store.repository.home, r.id)
     return [r.name for r in removed]

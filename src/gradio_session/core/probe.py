@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 import warnings
 from typing import Any
 
-from ..errors import NotAGradioApp, UnsupportedApp
+from ..errors import AccessDenied, GradioSessionError, NotAGradioApp, UnsupportedApp
 from ..models import AppInfo, SessionRecord
 from ..protocol import discovery
 from ..protocol.dialects import unsupported
@@ -26,9 +28,12 @@ async def probe(transport: Transport, app_url: str) -> tuple[str, AppInfo]:
 
 async def _read_api(transport: Transport, app_url: str) -> tuple[str, AppInfo]:
     config: dict[str, Any] | None = None
-    r = await transport.request("GET", f"{app_url}/config")
-    if r.status in (401, 403):
-        raise NotAGradioApp(f"{app_url} refused access (HTTP {r.status}): give a token with --token.", url=app_url)
+    try:
+        r = await transport.request("GET", f"{app_url}/config")
+    except AccessDenied as exc:  # with the app's auth_message (older Gradio says it on its page only)
+        if exc.status == 401 and not exc.said:
+            transport.refused(401, app_url, exc.body, said=await _auth_message(transport, app_url))
+        raise
     if r.status == 200 and discovery.looks_like_config(r.json()):
         config = r.json()
         roots = [discovery.api_root(app_url, config)]
@@ -45,6 +50,17 @@ async def _read_api(transport: Transport, app_url: str) -> tuple[str, AppInfo]:
         f"{app_url} does not look like a Gradio app (no Gradio configuration or API description "
         f"found; last answer HTTP {r.status}). Check the URL.", url=app_url,
     )
+
+
+async def _auth_message(transport: Transport, app_url: str) -> str | None:
+    """The message a Gradio app shows on its login page (`auth_message` in the page's config)."""
+    try:
+        page = await transport.request("GET", f"{app_url}/")
+    except GradioSessionError:
+        return None
+    found = re.search(r'"auth_message":\s*("(?:[^"\\]|\\.)*")', page.text)
+    said = json.loads(found.group(1)) if found else None
+    return said if isinstance(said, str) and said.strip() else None
 
 
 async def running_app_id(transport: Transport, api_url: str) -> str | None:

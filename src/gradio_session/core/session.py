@@ -20,10 +20,9 @@ from ..binding import bind, find_endpoint
 from ..functions import Api
 from ..errors import (
     CallError, CallNotFound, ConnectError, EndpointNotFound, GradioSessionError, MaxCallsReached, ParameterError,
-    QueueFull,
 )
 from ..models import (
-    TERMINAL_STATUSES, AppInfo, CallRecord, CallStatus, Endpoint, FileData, Row, RowResult, SessionRecord,
+    TERMINAL_STATUSES, AppInfo, CallRecord, CallStatus, Endpoint, FileData, Login, Row, RowResult, SessionRecord,
     UploadRecord,
 )
 from ..protocol.dialects import dialect_for
@@ -31,7 +30,9 @@ from ..store.repository import Repository
 from ..store.worker import StoreWorker
 from .call import CANCEL_WAIT, AsyncCall
 from . import mapping, pipes, spaces
-from .channel import Channel, open_channel, token_of
+from . import access
+from .access import token_of
+from .channel import Channel, open_channel
 from .locks import holder_present
 from .runtime import runtime
 from .waiting import wait_until
@@ -118,24 +119,24 @@ class AsyncSession:
             return await self._start_once(endpoint, args, kwargs, detach=detach, keep=keep)
 
     async def _woken(self, failure: GradioSessionError) -> bool:
-        """A Space's app that did not take the call (refused, unreachable, 503): if the Hub says
-        the Space is not running (it fell asleep), wake it, wait for it, and say to try again.
-        Never for a call that may have reached the app."""
-        never_sent = isinstance(failure, QueueFull) or type(failure) is CallError or \
-            isinstance(failure, ConnectError) and not failure.sent
-        if self.record.space is None or not never_sent:
-            return False
-        token = await token_of(self.record, self.repository.home)
-        try:
-            stage = (await asyncio.to_thread(spaces.hub_call, "get_space_runtime", self.record.space, token)).stage
-        except GradioSessionError:
-            return False  # the Hub can't say: the call's own failure is the one to hear
-        if stage in spaces.GO:
-            return False
-        if stage not in spaces.FAILED:  # those are raised by open_space, with the Hub's reason
-            warnings.warn(f"The Space {self.record.space} is {stage}: waking it up, and waiting for it.", stacklevel=4)
-        await spaces.open_space(self.record.space, token)
-        return True
+        """A Space's app that did not take the call: woken if it fell asleep (`spaces.woken`)."""
+        return self.record.space is not None and \
+            await spaces.woken(self.record.space, await token_of(self.record, self.repository.home), failure)
+
+    async def login(self, username: str | None = None, password: str | None = None) -> None:
+        """Log in to the app now (Gradio's login: a new password, or another user) and keep it
+        for every process of the session; LoginRefused, and nothing changed, when refused."""
+        if password is None:
+            raise ParameterError("login() needs the password: s.login('alice', password).")
+        self.record = await access.login(self.record, self.store, username, password)
+
+    async def logout(self) -> None:
+        """Forget the session's login: its user name, password and the cookies the app set."""
+        self.record = await access.logout(self.record, self.store)
+
+    async def logins(self) -> list[Login]:
+        """The session's logins to its app, newest first: who, when, whether the app took it."""
+        return await self.store.run(self.repository.logins.recent, self.id)
 
     async def space_runtime(self) -> dict[str, Any] | None:
         """For a Space's session: its stage, hardware (current and requested) and sleep time, as

@@ -12,12 +12,14 @@ import asyncio
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import ConnectError, NotAGradioApp, SpaceError
+from ..errors import CallError, ConnectError, GradioSessionError, NotAGradioApp, QueueFull, SpaceError
+from ..models import Secrets
 from ..transport import Transport
 
 HUB = "https://huggingface.co"
@@ -190,7 +192,7 @@ class _Waker:
             await asyncio.to_thread(hub_call, "restart_space", self.space, self.token)
 
     async def _visit(self) -> None:
-        transport = Transport(self.url, self.token)
+        transport = Transport(self.url, Secrets(token=self.token))
         try:
             await transport.request("GET", self.url)
         except ConnectError:
@@ -258,3 +260,23 @@ def hub_call(method: str, space: str, token: str | None, **options: Any) -> Any:
 
 def _page(space: str) -> str:
     return f"{(os.environ.get(HUB_ENV) or HUB).rstrip('/')}/spaces/{space}"
+
+
+async def woken(space: str, token: str | None, failure: GradioSessionError) -> bool:
+    """A Space's app that did not take a call (refused, unreachable, 503): if the Hub says the
+    Space is not running (it fell asleep), wake it, wait for it, and say to try again. Never
+    for a call that may have reached the app."""
+    never_sent = isinstance(failure, QueueFull) or type(failure) is CallError or \
+        isinstance(failure, ConnectError) and not failure.sent
+    if not never_sent:
+        return False
+    try:
+        stage = (await asyncio.to_thread(hub_call, "get_space_runtime", space, token)).stage
+    except GradioSessionError:
+        return False  # the Hub can't say: the call's own failure is the one to hear
+    if stage in GO:
+        return False
+    if stage not in FAILED:  # those are raised by open_space, with the Hub's reason
+        warnings.warn(f"The Space {space} is {stage}: waking it up, and waiting for it.", stacklevel=5)
+    await open_space(space, token)
+    return True

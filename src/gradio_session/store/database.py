@@ -18,8 +18,8 @@ from typing import TypeVar
 from ..errors import RepositoryError
 
 T = TypeVar("T")
-SCHEMA_VERSION = 8  # 2: uploads; 3: calls.reader; 4: sessions.beats; 5: sessions.space, token_source;
-# 6: calls.fed_by; 7: batches; 8: downloads
+SCHEMA_VERSION = 9  # 2: uploads; 3: calls.reader; 4: sessions.beats; 5: sessions.space, token_source;
+# 6: calls.fed_by; 7: batches; 8: downloads; 9: sessions.network_json, logins
 BUSY_RETRY_S = 120.0  # beyond SQLite's own 30 s busy timeout
 
 SCHEMA = """
@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     has_token INTEGER NOT NULL DEFAULT 0,
     beats INTEGER NOT NULL DEFAULT 0,
     space TEXT,
-    token_source TEXT
+    token_source TEXT,
+    network_json TEXT
 );
 CREATE TABLE IF NOT EXISTS calls (
     session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
@@ -73,6 +74,14 @@ CREATE TABLE IF NOT EXISTS uploads (
     uploaded_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS uploads_by_time ON uploads (session_id, uploaded_at);
+CREATE TABLE IF NOT EXISTS logins (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    username TEXT NOT NULL,
+    at REAL NOT NULL,
+    ok INTEGER NOT NULL,
+    message TEXT
+);
+CREATE INDEX IF NOT EXISTS logins_by_time ON logins (session_id, at);
 CREATE TABLE IF NOT EXISTS downloads (
     session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     local_path TEXT NOT NULL,
@@ -154,7 +163,8 @@ class Database:
             if column not in call_columns:
                 db.execute(f"ALTER TABLE calls ADD COLUMN {column} TEXT")
         columns = {r[1] for r in db.execute("PRAGMA table_info(sessions)")}
-        for column, kind in (("beats", "INTEGER NOT NULL DEFAULT 0"), ("space", "TEXT"), ("token_source", "TEXT")):
+        for column, kind in (("beats", "INTEGER NOT NULL DEFAULT 0"), ("space", "TEXT"), ("token_source", "TEXT"),
+                             ("network_json", "TEXT")):
             if column not in columns:
                 db.execute(f"ALTER TABLE sessions ADD COLUMN {column} {kind}")
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -13,15 +13,15 @@ import re
 import sqlite3
 import tempfile
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from .. import paths, private
 from ..errors import RepositoryError, SessionError, SessionExists, SessionNotFound
-from ..models import TERMINAL_STATUSES, AppInfo, CallRecord, Event, SessionRecord, UploadRecord
+from ..models import TERMINAL_STATUSES, AppInfo, CallRecord, Event, Network, SessionRecord, UploadRecord
 from .batches import BatchBook
+from .logins import LoginBook
 from .database import SCHEMA_VERSION, Database
 
 __all__ = ["GLOB_CHARS", "SCHEMA_VERSION", "Repository", "check_name"]
@@ -73,6 +73,7 @@ class Repository:
             private.private_file(paths.database(self.home))
             self._db = Database(paths.database(self.home))
             self.batches = BatchBook(self._db)
+            self.logins = LoginBook(self._db)
         except (RepositoryError, OSError) as exc:
             unwritable = self._unwritable()
             if unwritable is not None:
@@ -120,8 +121,9 @@ class Repository:
             session_hash=row["session_hash"], created_at=row["created_at"],
             app=AppInfo.from_dict(json.loads(row["app_json"])),
             download_path=row["download_path"], max_calls=row["max_calls"],
-            max_calls_policy=row["max_calls_policy"], has_token=bool(row["has_token"]),
+            max_calls_policy=row["max_calls_policy"], has_secrets=bool(row["has_token"]),
             is_default=row["id"] == default_id, space=row["space"], token_source=row["token_source"],
+            network=Network.from_dict(json.loads(row["network_json"] or "{}")),
         )
 
     # -- sessions ---------------------------------------------------------------------------
@@ -144,12 +146,12 @@ class Repository:
             first = db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
             db.execute(
                 "INSERT INTO sessions (id, name, app_url, api_url, session_hash, created_at,"
-                " app_json, download_path, max_calls, max_calls_policy, has_token, space, token_source)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " app_json, download_path, max_calls, max_calls_policy, has_token, space, token_source, network_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.id, record.name, record.app_url, record.api_url, record.session_hash,
                  record.created_at, json.dumps(record.app.to_dict()), record.download_path,
-                 record.max_calls, record.max_calls_policy, int(record.has_token), record.space,
-                 record.token_source),
+                 record.max_calls, record.max_calls_policy, int(record.has_secrets), record.space,
+                 record.token_source, json.dumps(record.network.stored())),
             )
             if first or was_default:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('default', ?)", (record.id,))
@@ -209,12 +211,14 @@ class Repository:
 
     def update_session(
         self, ref: str, *, max_calls: Any = _UNSET, max_calls_policy: Any = _UNSET,
-        download_path: Any = _UNSET,
+        download_path: Any = _UNSET, network: Any = _UNSET, has_secrets: Any = _UNSET,
     ) -> SessionRecord:
         """Change a session's options; an option not given is left as it is."""
         record = self.get_session(ref)
         changes = {k: v for k, v in (("max_calls", max_calls), ("max_calls_policy", max_calls_policy),
-                                     ("download_path", download_path)) if v is not _UNSET}
+                                     ("download_path", download_path), ("has_token", has_secrets),
+                                     ("network_json", network if network is _UNSET else json.dumps(network.stored())))
+                   if v is not _UNSET}
         if changes:
             sets = ", ".join(f"{k} = ?" for k in changes)
             self._db.write(lambda db: db.execute(f"UPDATE sessions SET {sets} WHERE id = ?",
@@ -435,11 +439,9 @@ class Repository:
         return self._db.read(lambda db: {key for key in set(keys) if db.execute(
             "SELECT 1 FROM downloads WHERE local_path = ? AND url = ? LIMIT 1", key).fetchone()})
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> AbstractContextManager[None]:
         """This thread's writes in the block share one transaction (see Database.batch)."""
-        with self._db.batch():
-            yield
+        return self._db.batch()
 
 
 def _dumps(value: Any) -> str:
