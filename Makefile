@@ -45,6 +45,7 @@ bench: $(STAMP) matrix
 	$(BIN)/python bench/bench_versions.py
 	$(BIN)/python bench/bench_batch.py
 	$(BIN)/python bench/bench_proxy.py
+	$(BIN)/python bench/bench_mcp.py
 
 clean:
 	rm -rf $(VENV) .venv-gradio .pytest_cache

@@ -143,3 +143,26 @@ def test_readme_network_examples(home: Path) -> None:
         assert any(r.target == f"127.0.0.1:{app.port}" for r in proxy.requests())
         (code,) = blocks("python", NETWORK_TEXT)
         _run_python(code.replace(LOGIN_URL, app.url))
+
+
+def test_readme_mcp_host_configuration(demo_app: AppServer) -> None:
+    """The MCP section's host configuration, launched as a host would (the command's path made
+    this venv's), lists the session's endpoints as tools."""
+    import asyncio
+    import json
+
+    from mcp import Client, StdioServerParameters
+
+    section = README[README.index("## Sessions as tools for agents (MCP)"):]
+    (config,) = [json.loads(b) for b in blocks("json", section[:section.index("\n## ", 1)])]
+    server = config["mcpServers"]["gradio-demo"]
+    assert Path(server["command"]).name == "gradio-session" and server["args"][0] == "mcp"
+    command = str(Path(sys.executable).parent / "gradio-session")
+    subprocess.run([command, "new", demo_app.url, "--name", server["args"][-1]], check=True, capture_output=True)
+
+    async def tools() -> set[str]:
+        params = StdioServerParameters(command=command, args=server["args"], env=dict(os.environ))
+        async with Client(params, mode="legacy") as client:
+            return {t.name for t in (await client.list_tools()).tools}
+
+    assert {"echo", "count", "steps", "gradio_result"} <= asyncio.run(tools())

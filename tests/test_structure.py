@@ -106,11 +106,19 @@ def test_the_cli_uses_only_the_public_api() -> None:
     """...but for the CLI server, which runs commands on the runtime's own loop, and both ends of
     its socket, which check that the other is the user's own (`private`)."""
     hosting = {"gradio_session.cli.server": {"gradio_session.core.runtime", "gradio_session.private"},
-               "gradio_session.cli.client": {"gradio_session.private"}}
+               "gradio_session.cli.client": {"gradio_session.private"},
+               "gradio_session.cli.agents": {"gradio_session.mcp.server"}}  # `gradio-session mcp`
     for name, targets in GRAPH.items():
         if name.startswith("gradio_session.cli"):
             allowed = PUBLIC | hosting.get(name, set())
             assert {t for t in targets if not t.startswith("gradio_session.cli")} <= allowed, name
+
+
+def test_the_mcp_surface_uses_only_the_public_api() -> None:
+    """`gradio-session mcp` is a surface above the public API, as the CLI is."""
+    for name, targets in GRAPH.items():
+        if name.startswith("gradio_session.mcp"):
+            assert {t for t in targets if not t.startswith("gradio_session.mcp")} <= PUBLIC, name
 
 
 def test_modules_stay_readable() -> None:

@@ -319,9 +319,9 @@ def refresh(name: str | None, session: str | None) -> None:
 
 
 from . import access, calls  # noqa: E402 - login and logout, the commands about calls, registered after these
-from . import batching  # noqa: E402,I001 - then those about batches
+from . import agents, batching  # noqa: E402,I001 - then `mcp` and those about batches
 
-COMMAND_MODULES = (access, calls, batching)
+COMMAND_MODULES = (access, calls, agents, batching)
 
 
 def run(argv: list[str]) -> int:
