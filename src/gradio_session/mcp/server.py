@@ -149,7 +149,7 @@ class SessionTools:
                     if telling or event.name == "log":
                         await _tell(ctx, event)
             if waited.cancelled_caught:
-                return types.CallToolResult(content=[tools._text(
+                return types.CallToolResult(content=[tools.text_block(
                     f"The call {call.event_id} of {call.endpoint} is still running: it goes on. Ask for its result "
                     f"with gradio_result(event_id={call.event_id!r}), or stop it with gradio_cancel.")],
                     structured_content={"event_id": call.event_id, "status": call.status})
@@ -167,7 +167,7 @@ class SessionTools:
         s = await aio.new_session(app, name=None if name is None else str(name))
         self.sessions[s.name] = s
         self._hashes[s.name] = None  # its tools are new: listed, and clients told
-        return types.CallToolResult(content=[tools._text(
+        return types.CallToolResult(content=[tools.text_block(
             f"Session {s.name} on {s.record.app_url}: its endpoints are tools named {tools.tool_name('', s.name)}*.")])
 
     def _session(self, name: str | None) -> aio.Session:
@@ -181,12 +181,12 @@ class SessionTools:
         s = self._session(arguments.get("session"))
         if name == "gradio_calls":
             calls = [{"event_id": c.event_id, "endpoint": c.endpoint, "status": c.status} for c in await s.calls()]
-            return types.CallToolResult(content=[tools._text(json.dumps(calls))],
+            return types.CallToolResult(content=[tools.text_block(json.dumps(calls))],
                                         structured_content={"calls": calls})
         call = await s.get_call(str(arguments.get("event_id")))
         if name == "gradio_cancel":
             stopped = await call.cancel()
-            return types.CallToolResult(content=[tools._text(
+            return types.CallToolResult(content=[tools.text_block(
                 f"The call {call.event_id} was cancelled." if stopped else f"The call {call.event_id} had ended.")])
         return await self._outcome(ctx, call)
 

@@ -113,7 +113,8 @@ def files_in(ep: Endpoint, arguments: dict[str, Any], folder: Path) -> dict[str,
     return out
 
 
-def _text(text: str) -> types.TextContent:
+def text_block(text: str) -> types.TextContent:
+    """Text content for the agent."""
     return types.TextContent(type="text", text=text)
 
 
@@ -123,7 +124,7 @@ def _file(value: dict[str, Any]) -> list[types.ContentBlock]:
     path = Path(value["path"])
     mime = value.get("mime_type") or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     size = path.stat().st_size
-    said = _text(f"file: {path}")
+    said = text_block(f"file: {path}")
     if mime.startswith(("image/", "audio/")) and size <= INLINE_MOST:
         data = base64.b64encode(path.read_bytes()).decode()
         media: types.ContentBlock = types.ImageContent(type="image", data=data, mime_type=mime) \
@@ -145,18 +146,18 @@ def result(outputs: Any) -> types.CallToolResult:
     structured = False
     for value in values:
         if isinstance(value, str):
-            content.append(_text(value))
+            content.append(text_block(value))
         elif _is_file(value):
             content += _file(value)
         elif isinstance(value, list) and value and all(_is_file(v) for v in value):
             content += [block for v in value for block in _file(v)]
         else:
             structured = True
-            content.append(_text(json.dumps(value, ensure_ascii=False, default=str)))
-    return types.CallToolResult(content=content or [_text("(no output)")],
+            content.append(text_block(json.dumps(value, ensure_ascii=False, default=str)))
+    return types.CallToolResult(content=content or [text_block("(no output)")],
                                 structured_content={"result": values} if structured else None)
 
 
 def error(message: str) -> types.CallToolResult:
     """A tool error the agent reads (`isError`): bad arguments, the app's error, a lost call."""
-    return types.CallToolResult(content=[_text(message)], is_error=True)
+    return types.CallToolResult(content=[text_block(message)], is_error=True)
