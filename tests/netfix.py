@@ -60,10 +60,6 @@ class TestCA:
             for blob in self.server.cert_chain_pems:
                 f.write(blob.bytes())
 
-    def paths(self) -> tuple[Path, Path, Path]:
-        """(ca.pem, cert.pem, key.pem)."""
-        return self.ca_pem, self.cert_pem, self.key_pem
-
     def ssl_context(self) -> ssl.SSLContext:
         """A client context that trusts this CA only (for `httpx.get(..., verify=ctx)`)."""
         return ssl.create_default_context(cafile=str(self.ca_pem))
@@ -282,5 +278,3 @@ class SocksProxy(_Process):
         if settle:
             time.sleep(settle)
         return [m[1] for m in re.finditer(r"^socks5 \S+ -> (\S+)\s*$", self.log(), re.M)]
-
-    requests = connections

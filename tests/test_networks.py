@@ -107,6 +107,7 @@ def test_a_sessions_own_proxy_with_credentials(demo_app: AppServer, home: Path) 
         bare = proxy.url.replace("proxyuser:pr0xy-pa55@", "")
         with pytest.raises(gs.GradioSessionError, match="407"):
             gs.new_session(demo_app.url, name="no-creds", proxy=bare)
+        assert proxy.refused() >= 1 and gs.list_sessions() == []
         r = cli("new", demo_app.url, "--name", "own", "--proxy", proxy.url)
         assert r.returncode == 0, r.stderr
         r = cli("call", "echo", "via", "--session", "own")
@@ -203,3 +204,11 @@ def test_a_refused_login_is_recorded_and_changes_nothing(home: Path) -> None:
         assert r.returncode == 0 and "Logged in to" in r.stderr + r.stdout, r.stderr
         assert [x.ok for x in s.logins()] == [True, False, True]
         assert files_holding(home, "not-it") == []
+
+
+def test_a_bad_header_or_proxy_never_repeats_what_may_be_a_secret() -> None:
+    for options in ({"headers": ["s3cr3t-value-no-name"]}, {"proxy": "//user:s3cr3t-pw@proxy.example:3128"}):
+        with pytest.raises(gs.ParameterError) as refused:
+            gs.new_session("http://127.0.0.1:9", name="never", **options)
+        assert "s3cr3t" not in str(refused.value), options
+    assert gs.list_sessions() == []

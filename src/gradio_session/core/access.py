@@ -42,8 +42,8 @@ def parse_headers(headers: dict[str, str] | list[str] | tuple[str, ...] | None) 
     for item in headers.items() if isinstance(headers, dict) else headers:
         if isinstance(item, str):
             name, sep, value = item.partition(":")
-            if not sep:
-                raise ParameterError(f"A header is `Name: value`; {name.strip()[:40]!r} has no colon.")
+            if not sep:  # the text may be a value: never repeated
+                raise ParameterError("A header is `Name: value`, and one has no colon.")
             item = (name, value)
         name, value = item[0].strip(), str(item[1]).strip()
         if not name or any(c in name for c in " \t\r\n:") or any(c in value for c in "\r\n\0"):
@@ -71,7 +71,8 @@ def settings(record: SessionRecord | None = None, *, login: tuple[str, str] | No
     if proxy is not None:
         scheme = urlsplit(proxy).scheme if proxy else ""
         if proxy and scheme not in ("http", "https", "socks5", "socks5h"):
-            raise ParameterError(f"A proxy is a URL: http://, https://, socks5:// or socks5h://, not {scheme or proxy!r}.")
+            raise ParameterError("A proxy is a URL: http://, https://, socks5:// or socks5h://"
+                                 + (f", not {scheme}://." if scheme else "."))  # the URL may hold credentials
         network = dataclasses.replace(network, proxy=without_credentials(proxy) if proxy else None)
         changes["proxy"] = proxy or None
     if ca_bundle is not None:
@@ -91,10 +92,15 @@ def warn_insecure(name: str, network: Network) -> None:
                       stacklevel=3)
 
 
+async def kept_of(record: SessionRecord, home: Path) -> Secrets:
+    """The secrets kept for the session (read off the loop), none when it has none."""
+    return await asyncio.to_thread(kept_secrets.load, home, record.id) if record.has_secrets else Secrets()
+
+
 async def secrets_of(record: SessionRecord, home: Path) -> Secrets:
     """What the session's requests carry: its kept secrets, and huggingface_hub's token as it is
     now for a Space whose token is the Hub's (read off the loop)."""
-    kept = await asyncio.to_thread(kept_secrets.load, home, record.id) if record.has_secrets else Secrets()
+    kept = await kept_of(record, home)
     if kept.token is None and record.token_source not in (None, "given"):
         kept = dataclasses.replace(kept, token=(await asyncio.to_thread(spaces.token_for, None))[0])
     return kept
@@ -166,9 +172,9 @@ async def login(record: SessionRecord, store: StoreWorker, username: str | None,
         raise ParameterError(f"Which user? The session {record.name} has no login yet: give a user name.")
     network, changes = settings(record, login=(username, password))
     home = store.repository.home
-    kept = await asyncio.to_thread(kept_secrets.load, home, record.id) if record.has_secrets else Secrets()
+    kept = await kept_of(record, home)
     kept = dataclasses.replace(kept, cookies=(), **changes)
-    hub = await token_of(record, home) if record.token_source not in (None, "given") else None
+    hub = (await asyncio.to_thread(spaces.token_for, None))[0] if record.token_source not in (None, "given") else None
     logins: list[Login] = []
     transport = Transport(record.app_url, dataclasses.replace(kept, token=kept.token or hub), network,
                           http=runtime().http, on_login=logins.append)
@@ -213,13 +219,13 @@ async def change(record: SessionRecord, store: StoreWorker, **options: Any) -> S
     """Change a session's network settings (`headers`, `proxy`, `ca_bundle`, `insecure`)."""
     network, changes = settings(record, **options)
     home = store.repository.home
-    kept = await asyncio.to_thread(kept_secrets.load, home, record.id) if record.has_secrets else Secrets()
+    kept = await kept_of(record, home)
     return await keep(record, store, network, dataclasses.replace(kept, **changes))
 
 
 async def logout(record: SessionRecord, store: StoreWorker) -> SessionRecord:
     """Forget the session's login: its user name, password and the app's cookies."""
     home = store.repository.home
-    kept = await asyncio.to_thread(kept_secrets.load, home, record.id) if record.has_secrets else Secrets()
+    kept = await kept_of(record, home)
     return await keep(record, store, dataclasses.replace(record.network, login=None),
                       dataclasses.replace(kept, password=None, cookies=()))
