@@ -12,8 +12,8 @@ from gradio_session import aio, sync
 def test_all_exports_resolve() -> None:
     for name in gs.__all__:
         assert getattr(gs, name) is not None, name
-    assert set(aio.__all__) == {"Call", "Session", "duplicate_space", "get_session", "list_sessions",
-                                "new_session", "remove_session", "set_default", "set_options"}
+    assert set(aio.__all__) == {"Call", "Session", "duplicate_space", "get_session", "list_sessions", "local_file",
+                                "new_session", "remove_session", "set_default", "set_options", "watch_calls"}
 
 
 def test_py_typed_is_shipped() -> None:
@@ -26,7 +26,7 @@ def _params(fn: object) -> list[tuple[str, object, object]]:
 
 
 def test_sync_and_async_functions_match() -> None:
-    for name in ("new_session", "duplicate_space", "get_session", "list_sessions", "remove_session"):
+    for name in ("new_session", "duplicate_space", "get_session", "list_sessions", "remove_session", "local_file"):
         assert _params(getattr(sync, name)) == _params(getattr(aio, name)), name
     for name in ("invoke", "call", "calls", "endpoint", "upload", "uploads", "refresh", "view_api", "forget",
                  "get_call_record", "map"):
@@ -36,7 +36,8 @@ def test_sync_and_async_functions_match() -> None:
     assert inspect.isasyncgenfunction(aio.Call.events)
 
 
-PLAIN = {"Session": {"endpoint", "can_detach", "view_api"}, "Call": {"history"}}  # no I/O: they read what is in memory
+PLAIN = {"Session": {"endpoint", "can_detach", "view_api"}, "Call": {"history", "result_now"},  # no I/O: they read
+         "watch_calls": set()}  # what is in memory, or set how a call shows itself
 
 
 def test_every_aio_function_that_does_io_is_awaited() -> None:
@@ -49,8 +50,9 @@ def test_every_aio_function_that_does_io_is_awaited() -> None:
                 if attr.startswith("_") or not inspect.isfunction(fn) or attr in PLAIN[name]:
                     continue
                 assert inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn), f"{name}.{attr}"
-        else:
+        elif name not in PLAIN:
             assert inspect.iscoroutinefunction(obj), name
+    assert not inspect.iscoroutinefunction(aio.watch_calls)
     for name, methods in PLAIN.items():
         for attr in methods:
             assert not inspect.iscoroutinefunction(getattr(getattr(aio, name), attr))

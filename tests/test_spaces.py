@@ -107,6 +107,17 @@ def test_show_asks_the_hub_how_the_space_is_now(hub: Hub, demo_app: AppServer,
         gs.get_session("alice/awake").space_runtime()
 
 
+def test_a_notebook_shows_a_spaces_stage(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a notebook shows of a Space's session (the HTML its kernel is given): the Space and
+    its stage as the Hub says now, or that the stage is unknown when the Hub can't be asked."""
+    from gradio_session.notebook import render
+
+    s = gs.new_session("alice/awake")
+    assert "Space <code>alice/awake</code> (stage RUNNING)" in render.session_html(s)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")  # the Hub gone
+    assert "Space <code>alice/awake</code> (stage unknown)" in render.session_html(s)
+
+
 def test_a_sleeping_space_is_woken_and_waited_for(hub: Hub) -> None:
     heard: list[str] = []
     s = gs.new_session("alice/sleepy", on_stage=heard.append)

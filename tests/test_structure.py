@@ -114,11 +114,16 @@ def test_the_cli_uses_only_the_public_api() -> None:
             assert {t for t in targets if not t.startswith("gradio_session.cli")} <= allowed, name
 
 
-def test_the_mcp_surface_uses_only_the_public_api() -> None:
-    """`gradio-session mcp` is a surface above the public API, as the CLI is."""
+@pytest.mark.parametrize("surface", ["mcp", "notebook"])
+def test_the_surfaces_use_only_the_public_api(surface: str) -> None:
+    """`gradio-session mcp` and the notebook display are surfaces above the public API, as the
+    CLI is; only the package's `__init__` loads the notebook's, inside a Jupyter kernel."""
+    prefix = f"gradio_session.{surface}"
     for name, targets in GRAPH.items():
-        if name.startswith("gradio_session.mcp"):
-            assert {t for t in targets if not t.startswith("gradio_session.mcp")} <= PUBLIC, name
+        if name.startswith(prefix):
+            assert {t for t in targets if not t.startswith(prefix)} <= PUBLIC, name
+        elif name != "gradio_session":
+            assert not {t for t in targets if t.startswith(prefix)} - {"gradio_session.mcp.server"}, name
 
 
 def test_modules_stay_readable() -> None:

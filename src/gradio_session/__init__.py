@@ -7,6 +7,7 @@
 `gradio_session.aio` has the same API for asyncio.
 """
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -27,13 +28,13 @@ if TYPE_CHECKING:
         Row, RowResult, SessionRecord, UploadRecord,
     )
     from .sync import (
-        Call, Session, duplicate_space, get_session, list_sessions, new_session, remove_session, set_default,
-        set_options,
+        Call, Session, duplicate_space, get_session, list_sessions, local_file, new_session, remove_session,
+        set_default, set_options,
     )
 
 _LAZY = {  # name -> the module holding it, imported on first use so the CLI starts fast
-    **dict.fromkeys(("Call", "Session", "duplicate_space", "get_session", "list_sessions", "new_session",
-                     "remove_session", "set_default", "set_options"), ".sync"),
+    **dict.fromkeys(("Call", "Session", "duplicate_space", "get_session", "list_sessions", "local_file",
+                     "new_session", "remove_session", "set_default", "set_options"), ".sync"),
     **dict.fromkeys(("AppInfo", "CallRecord", "Endpoint", "Event", "FileData", "FileDict", "Output", "Parameter",
                      "SessionRecord", "UploadRecord", "BatchRecord", "Row", "RowResult", "Login", "Network"),
                    ".models"),
@@ -65,6 +66,20 @@ __all__ = [
     "MaxCallsReached", "NotAGradioApp", "Output", "Row", "RowResult",
     "Parameter", "ParameterError", "QueueFull", "QuotaExceeded", "RepositoryError", "Session", "SessionError",
     "SessionExists", "SessionNotFound", "SessionRecord", "SpaceError", "StreamError", "UnsupportedApp", "UploadRecord", "__version__", "aio", "batch",
-    "duplicate_space", "endpoint_help", "get_session", "list_sessions", "new_session", "remove_session", "set_default", "set_options",
+    "duplicate_space", "endpoint_help", "get_session", "list_sessions", "local_file", "new_session", "remove_session", "set_default", "set_options",
     "split_cli_values",
 ]
+
+
+def _in_a_notebook() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, VS Code, Colab): IPython is loaded already and
+    its shell has a kernel. Never imports IPython: a script's output stays as it is."""
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)()
+    return getattr(shell, "kernel", None) is not None
+
+
+if _in_a_notebook():
+    from .notebook import install
+
+    install()

@@ -3,13 +3,14 @@ http://127.0.0.1:PORT (default 7860) until Ctrl+C.
 
 It needs gradio, which gradio-session itself does not depend on (it is a dev/test dependency):
 `pip install gradio` first. Its endpoints: text, numbers, a generator, per-session state, an
-app error, a file in and out, a slow call, a call reporting progress and logs, and a generator
+app error, a file in and out, a slow call, a call reporting progress and logs, an image, and a generator
 that writes a marker file after a while (to see a cancel stop it). `make demo`, the tests and
 the benchmarks run it too (through `examples/demo_app.py`).
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
 import tempfile
 import time
@@ -87,6 +88,17 @@ def marker(path: str, seconds: float):  # type: ignore[no-untyped-def]
     yield "written"
 
 
+def picture(size: float) -> Any:
+    """A `size`-pixel square gradient with a disc: an image result."""
+    import numpy as np  # gradio's own dependency
+
+    n = int(min(max(size, 8), 512))
+    y, x = np.mgrid[0:n, 0:n] / (n - 1)
+    image = np.stack([x * 255, y * 255, (1 - x) * 200 + 55], axis=-1)
+    image[(x - 0.5) ** 2 + (y - 0.5) ** 2 < 0.08] = 255
+    return image.astype("uint8")
+
+
 GRADIO3 = gr.__version__.startswith("3.")  # its File has no "filepath" type, its queue other options
 FILE_TYPE: Any = "file" if GRADIO3 else "filepath"
 
@@ -110,6 +122,9 @@ with gr.Blocks(title="gradio-session demo") as demo:
     seconds = gr.Number(value=1, label="Seconds")
     gr.Button("slow").click(slow, seconds, out, api_name="slow")
     gr.Button("steps").click(steps, n, out, api_name="steps")
+    png: dict[str, Any] = {"format": "png"} if "format" in inspect.signature(gr.Image).parameters else {}  # else webp on 5.x
+    size = gr.Number(value=64, label="Size")
+    gr.Button("picture").click(picture, size, gr.Image(label="Picture", **png), api_name="picture")
     marker_path = gr.Textbox(label="Marker path")
     gr.Button("marker").click(marker, [marker_path, seconds], out, api_name="marker")
 

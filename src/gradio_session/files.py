@@ -241,6 +241,8 @@ async def download_all(transport: Transport, dialect: Dialect, data: Any,
             except FileTransferError:
                 if i == len(urls) - 1:
                     raise
-        fd.update(path=str(local), url=fd.get("url") or url)
-        done.append((str(local), str(fd["url"]), local.stat().st_size))
+        size = local.stat().st_size  # what arrived, whatever the app said
+        fd.update(path=str(local), url=fd.get("url") or url, size=size,
+                  mime_type=mimetypes.guess_type(local.name)[0] or fd.get("mime_type"))
+        done.append((str(local), str(fd["url"]), size))
     return data, done

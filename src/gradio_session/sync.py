@@ -50,6 +50,11 @@ class Call:
         return repr(self._inner)
 
     @property
+    def aio(self) -> aio.Call:
+        """The same call in the async API."""
+        return self._inner
+
+    @property
     def event_id(self) -> str:
         return self._inner.event_id
 
@@ -77,11 +82,23 @@ class Call:
         return _drained(self._inner.events(timeout=timeout, max_heartbeats=max_heartbeats, after=after))
 
     def result(self, *, timeout: float | None = None, download_path: str | Path | None = None,
-               download: bool = True) -> Any:
+               download: bool = True, watch: bool = True) -> Any:
         """Wait for the end; the final output list (files downloaded into `download_path`, default
         the session's folder; `download=False` leaves them on the server), or raise the app's
-        error (CallTimeout after `timeout` seconds)."""
-        return _run(self._inner.result, timeout=timeout, download_path=download_path, download=download)
+        error (CallTimeout after `timeout` seconds). In a notebook the wait shows the call's
+        queue, progress and messages (`watch=False`: nothing shown)."""
+        watching = runtime().watching(self._inner) if watch and not self.done else None
+        if watching is not None:  # shown from this thread, the one whose cell waits
+            try:
+                for event in self.events(timeout=timeout):
+                    watching.seen(event)
+            finally:
+                watching.end()
+        return _run(self._inner.result, timeout=timeout, download_path=download_path, download=download, watch=False)
+
+    def result_now(self) -> Any:
+        """The result if the call completed, without waiting or downloading (see aio)."""
+        return self._inner.result_now()
 
     def cancel(self) -> bool:
         """Stop the call on the server; it ends as `cancelled`. False if it had ended already."""
@@ -96,6 +113,11 @@ class Session:
 
     def __repr__(self) -> str:
         return repr(self._inner)
+
+    @property
+    def aio(self) -> aio.Session:
+        """The same session in the async API (for this process's private loop only)."""
+        return self._inner
 
     @property
     def name(self) -> str:
@@ -133,6 +155,8 @@ class Session:
 
     def call(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
         """Call an endpoint and wait for its result (the output list)."""
+        if runtime().watch is not None:  # in a notebook: the wait shows itself (`Call.result`)
+            return self.invoke(endpoint, *args, **kwargs).result()
         return _run(self._inner.call, endpoint, *args, **kwargs)
 
     def calls(self, status: str | None = None) -> list[CallRecord]:
@@ -286,3 +310,9 @@ def remove_session(name_or_pattern: str | None = None, *, pattern: str | None = 
     """Remove one session by name or id (or, with `pattern=`, every session matching a glob),
     with its calls and token; returns the names removed."""
     return _run(aio.remove_session, name_or_pattern, pattern=pattern, home=home)
+
+
+def local_file(value: Any, *, home: Path | str | None = None) -> Path | None:
+    """The local copy of a file in a result (a FileData dict) that a session of this repository
+    downloaded; None for any other value (a path an app gave is the app's, never read here)."""
+    return _run(aio.local_file, value, home=home)

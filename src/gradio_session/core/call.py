@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from ..errors import CallTimeout, GradioSessionError, ParameterError, StreamError
 from ..files import find_files
 from ..models import Endpoint, Event, SessionRecord
+from .runtime import runtime
 from .state import CallState
 
 CANCEL_WAIT = 5.0  # seconds the server gets to end a cancelled call's stream
@@ -117,15 +118,22 @@ class AsyncCall:
                     state.fail(CallTimeout(f"{state.stop_error('timed_out')} ({exc})"), "timed_out")
 
     async def result(self, *, timeout: float | None = None, download_path: str | Path | None = None,
-                     download: bool = True) -> Any:
+                     download: bool = True, watch: bool = True) -> Any:
         """Wait for the end; the final output list, or raise the app's error (CallTimeout
         after `timeout` seconds, the call cancelled on the server).
 
         Files in the result are downloaded into `download_path` (default: the session's
         folder) and their FileData `path` set to the local file; `download=False` leaves them
-        on the server (their `url` is where to get them)."""
-        async for _ in self.events(timeout=timeout):
-            pass
+        on the server (their `url` is where to get them). In a notebook the wait shows the
+        call's queue, progress and messages (`watch=False`: nothing shown)."""
+        watching = runtime().watching(self) if watch and not self._state.done else None
+        try:
+            async for event in self.events(timeout=timeout):
+                if watching is not None:
+                    watching.seen(event)
+        finally:
+            if watching is not None:
+                watching.end()
         if self._state.failure is not None:
             raise self._state.failure
         last = self._state.events[-1] if self._state.events else None
@@ -137,6 +145,14 @@ class AsyncCall:
         if str(folder) not in self._local:
             self._local[str(folder)] = await self.session.download(last.data, folder)
         return self._local[str(folder)]
+
+    def result_now(self) -> Any:
+        """The result if the call completed, without waiting or downloading (its files local if
+        an earlier `result()` downloaded them, else the app's); None otherwise."""
+        last = self._state.events[-1] if self._state.events else None
+        if last is None or last.name != "complete":
+            return None
+        return next(iter(self._local.values()), last.data)
 
     async def cancel(self) -> bool:
         """Stop the call on the server; it ends as `cancelled`. False if it had ended already."""

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import files
 from ..errors import ConnectError, GradioSessionError, NotAGradioApp, SessionError, SessionNotFound, SpaceError
 from ..models import Login, Secrets, SessionRecord
 from ..protocol import discovery
@@ -130,6 +131,17 @@ async def list_sessions(pattern: str = "*", *, home: Path | str | None = None) -
     """Sessions whose name matches a glob pattern (`*` for all)."""
     store = runtime().store(home)
     return [AsyncSession(r, store) for r in await store.run(store.repository.list_sessions, pattern)]
+
+
+async def local_file(value: Any, *, home: Path | str | None = None) -> Path | None:
+    """The local copy of a file in a result (a FileData dict) that a session of this repository
+    downloaded; None for any other value: a path an app gave is the app's, never read here."""
+    key = files.download_key(value)
+    if key is None:
+        return None
+    store = runtime().store(home)
+    local = files.as_upload(value, await store.run(store.repository.downloaded, [key]))
+    return local if isinstance(local, Path) else None
 
 
 async def set_default(session: AsyncSession | str, *, home: Path | str | None = None) -> AsyncSession:

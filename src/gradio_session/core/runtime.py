@@ -13,6 +13,7 @@ import atexit
 import os
 import threading
 import uuid
+import warnings
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -44,6 +45,18 @@ class HolderPort(Protocol):
         """At exit: let the holders this process started run on."""
 
 
+class Watching(Protocol):
+    """How a call someone waits for shows itself while it runs (the notebook's progress bar):
+    told each event as it comes, then that the wait ended."""
+
+    def seen(self, event: Any) -> None: ...
+
+    def end(self) -> None: ...
+
+
+Watch = Callable[[Any], "Watching | None"]  # a call -> its display, or None to show nothing
+
+
 class Closable(Protocol):
     async def close(self) -> None: ...
 
@@ -65,6 +78,19 @@ class Runtime:
         self._lock = threading.Lock()
         # loops blocked by a sync call made inside them, and the task of that call
         self.blocked: dict[asyncio.AbstractEventLoop, asyncio.Task[Any] | None] = {}
+        self.watch: Watch | None = None  # set in a notebook (`aio.watch_calls`): blocking waits show themselves
+
+    def watching(self, call: Any) -> Watching | None:
+        """The display of a call about to be waited for, if one is wanted; a display that fails
+        is dropped (with a warning), never the call."""
+        if self.watch is None:
+            return None
+        try:
+            shown = self.watch(call)
+        except Exception as exc:  # noqa: BLE001 - showing is never worth a call
+            warnings.warn(f"gradio-session could not show the call: {exc!r}", RuntimeWarning, stacklevel=3)
+            return None
+        return None if shown is None else _Guarded(shown)
 
     def store(self, home: Path | str | None = None) -> StoreWorker:
         """The worker of a repository folder (default: `$GRADIO_SESSION_HOME` or user data)."""
@@ -174,3 +200,25 @@ def runtime() -> Runtime:
             _current = Runtime()
             atexit.register(_current.shutdown)
         return _current
+
+
+class _Guarded:
+    """A call's display whose failure stops the display, not the call."""
+
+    def __init__(self, inner: Watching) -> None:
+        self._inner: Watching | None = inner
+
+    def seen(self, event: Any) -> None:
+        self._do("seen", event)
+
+    def end(self) -> None:
+        self._do("end")
+
+    def _do(self, what: str, *args: Any) -> None:
+        if self._inner is None:
+            return
+        try:
+            getattr(self._inner, what)(*args)
+        except Exception as exc:  # noqa: BLE001
+            self._inner = None
+            warnings.warn(f"gradio-session stopped showing the call: {exc!r}", RuntimeWarning, stacklevel=3)
