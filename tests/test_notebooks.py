@@ -5,64 +5,19 @@ on every display message the kernel sent, updates in place and widget messages i
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbformat.v4 import new_code_cell, new_notebook
 
 from conftest import APPS, ROOT, AppServer
+from kernel import Ran, Recorded, run
 
 EXAMPLE = ROOT / "examples" / "notebook.ipynb"
-
-
-class Recorded(NotebookClient):  # type: ignore[misc]
-    """nbclient's client keeping every message the kernel sent (updates of a display too)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.messages: list[tuple[int, dict[str, Any]]] = []
-
-    def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
-        self.messages.append((cell_index, msg))
-        return super().process_message(msg, cell, cell_index)
-
-
-class Ran:
-    """A notebook run: its cells' outputs and the kernel's messages, by cell."""
-
-    def __init__(self, nb: Any, messages: list[tuple[int, dict[str, Any]]]) -> None:
-        self.nb, self.messages = nb, messages
-        errors = [o for c in nb.cells for o in c.get("outputs", ()) if o.output_type == "error"]
-        assert errors == [], "\n".join("\n".join(o.traceback) for o in errors)
-
-    def bundles(self, i: int) -> list[dict[str, Any]]:
-        """The MIME bundles cell i shows (display_data and its result), in order."""
-        return [o.get("data", {}) for o in self.nb.cells[i].outputs if o.output_type != "stream"]
-
-    def result(self, i: int) -> dict[str, Any]:
-        return next(o.data for o in self.nb.cells[i].outputs if o.output_type == "execute_result")
-
-    def stdout(self, i: int) -> str:
-        return "".join(o.text for o in self.nb.cells[i].outputs if o.output_type == "stream")
-
-    def sent(self, i: int, kind: str) -> list[dict[str, Any]]:
-        """The contents of cell i's messages of one type (`update_display_data`, `comm_msg`...)."""
-        return [m["content"] for c, m in self.messages if c == i and m["msg_type"] == kind]
-
-
-def run(cells: list[str], folder: Path) -> Ran:
-    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
-    client = Recorded(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
-    client.execute()
-    return Ran(nb, client.messages)
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +96,9 @@ def test_results_for_the_eye_with_the_apps_markup_kept_as_text(display_app: AppS
         "c = s.invoke('chat', '<b>hi</b>')\nc.result()\nc",
         "c = s.invoke('sound')\nc.result()\nc",
         "c = s.invoke('markup', '<i>x</i>')\nc.result()\nc",
+        "'data:image/png;base64,iVBORw0KGgo='  # Gradio 3.x's images come inline",
+        "'data:image/svg+xml;base64,PHN2Zz48c2NyaXB0PmFsZXJ0KDEpPC9zY3JpcHQ+PC9zdmc+'  # a script: text",
+        "'data:image/png;base64,iVBOR\\'><script>alert(1)</script>'",
     ], tmp_path)
     shown = [ran.result(i)["text/html"] for i in range(5)]
     for html in shown:
@@ -151,6 +109,9 @@ def test_results_for_the_eye_with_the_apps_markup_kept_as_text(display_app: AppS
     assert "&lt;b&gt;hi&lt;/b&gt;" in shown[2] and "<small>assistant</small><br>echo: &lt;script&gt;" in shown[2]
     assert "<audio controls src='data:audio/" in shown[3]
     assert "<pre style='white-space:pre-wrap;margin:0'>&lt;i&gt;x&lt;/i&gt;&lt;script&gt;" in shown[4]
+    assert ran.result(5)["text/html"] == "<div><img src='data:image/png;base64,iVBORw0KGgo=' alt='image/png' " \
+                                         "style='max-width:100%;max-height:480px'></div>"
+    assert "text/html" not in ran.result(6) and "text/html" not in ran.result(7)
 
 
 def test_a_path_the_app_gave_is_never_read(demo_app: AppServer, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 import gradio_session as gs
 from conftest import APPS, DEMO_APP, ROOT, AppServer, cli, files_holding, gradio_versions, json_lines, wait_for
+from kernel import run
 
 VERSIONS = list(gradio_versions())
 
@@ -112,6 +113,21 @@ def test_json_events(any_gradio: AppServer) -> None:
     events = json_lines(r.stdout)
     assert r.returncode == 0 and [e["event"] for e in events][-1] == "complete" and events[-1]["data"] == ["j"]
     assert json.loads(cli("calls", "--json", "--session", "json").stdout)[0]["status"] == "complete"
+
+
+def test_in_a_notebook(any_gradio: AppServer, tmp_path: Path) -> None:
+    """In a real Jupyter kernel: the session with its endpoints, an image result shown (a dict
+    still, with its real size and type), a `gr.Progress` call's bar and the app's messages."""
+    ran = run([f"import gradio_session as gs\ns = gs.new_session({any_gradio.url!r}, name='nb')\ns",
+               "import os\nr = s.api.picture(16)\nprint(r[:22] if isinstance(r, str) else "
+               "(r['mime_type'], r['size'] == os.path.getsize(r['path'])))\nr",
+               "s.call('steps', 3)"], tmp_path)
+    assert "<code>/picture</code>" in ran.result(0)["text/html"]
+    gradio3 = gs.new_session(any_gradio.url, name="v").app.version.startswith("3.")  # type: ignore[union-attr]
+    assert ran.stdout(1) == ("data:image/png;base64,\n" if gradio3 else "('image/png', True)\n")  # 3.x: inline
+    assert ran.result(1)["text/html"].startswith("<div><img src='data:image/png;base64,")
+    assert {"Info: stepping 3 times", "Warning: all steps done"} <= {b.get("text/plain") for b in ran.bundles(2)}
+    assert "FloatProgressModel" in [m["data"]["state"]["_model_name"] for m in ran.sent(2, "comm_open")]
 
 
 @pytest.mark.parametrize("version", VERSIONS)

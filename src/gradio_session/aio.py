@@ -21,6 +21,7 @@ def watch_calls(watch: Watch | None) -> None:
     In a Jupyter kernel `import gradio_session` sets the notebook's display; None turns it off."""
     runtime().watch = watch
 
+
 __all__ = [
     "Call", "Session", "duplicate_space", "get_session", "list_sessions", "local_file",
     "new_session", "remove_session", "set_default", "set_options", "watch_calls",

@@ -30,6 +30,7 @@ def install() -> None:
         html.for_type(cls, fn)
     html.for_type(dict, _dict_html)  # results are plain dicts and lists: ours are told apart inside
     html.for_type(list, _list_html)
+    html.for_type(str, render.data_uri_html)  # Gradio 3.x sends images and sounds inline: other text as before
     aio.watch_calls(progress.watch)
 
 

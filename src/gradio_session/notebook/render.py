@@ -11,6 +11,7 @@ import base64
 import json
 import mimetypes
 import os
+import re
 import time
 from collections.abc import Iterable
 from html import escape
@@ -196,7 +197,7 @@ def value_html(value: Any, component: str | None = None) -> str:
                                                  for v in value):  # a Gallery, a list of files
         return "".join(file_html(v if is_file(v) else v["image"], v.get("caption")) for v in value)
     if isinstance(value, str):
-        return f"<pre style='white-space:pre-wrap;margin:0'>{_t(value)}</pre>"
+        return data_uri_html(value) or f"<pre style='white-space:pre-wrap;margin:0'>{_t(value)}</pre>"
     if isinstance(value, (dict, list)):
         text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
         return (f"<details><summary>JSON · {len(value)} {'keys' if isinstance(value, dict) else 'items'}</summary>"
@@ -224,6 +225,18 @@ def file_html(value: dict[str, Any], caption: Any = None) -> str:
         inline = INLINE[kind].format(src=f"data:{mime};base64,{data}", alt=_t(name))
         return f"<div>{inline}<div>{link}{note}</div></div>"
     return f"<div>📄 {link}{note}</div>"
+
+
+DATA_URI = re.compile(r"data:((image|audio|video)/[\w.+-]+);base64,[A-Za-z0-9+/=\s]+")
+
+
+def data_uri_html(value: str) -> str | None:
+    """An image, sound or video sent inline as a `data:` URI (Gradio 3.x's Image and Audio
+    outputs) as itself; None for any other text."""
+    found = DATA_URI.fullmatch(value) if value.startswith("data:") else None
+    if found is None or found[2] == "image" and found[1] not in RASTER:
+        return None
+    return f"<div>{INLINE[found[2]].format(src=_t(value), alt=found[1])}</div>"
 
 
 def _href(local: Path, name: Any) -> str:
