@@ -14,6 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import gradio_session as gs
+
 from conftest import APPS, ROOT, AppServer
 from kernel import Ran, Recorded, run
 
@@ -162,3 +164,14 @@ def test_a_script_is_unchanged(demo_app: AppServer, tmp_path: Path, pre: str) ->
                           timeout=120, cwd=tmp_path)
     loaded = "['IPython']" if pre else "[]"
     assert (done.returncode, done.stdout, done.stderr) == (0, f"['2 steps'] image/png\n{loaded}\n", "")
+
+
+def test_local_file_knows_the_repositories_of_this_process(demo_app: AppServer, tmp_path: Path, home: Path) -> None:
+    """What a notebook shows inline is a download of a repository this process uses, whichever
+    (`home=`): not the default one only; and only that download, at that path."""
+    other = tmp_path / "other"
+    r = gs.new_session(demo_app.url, name="elsewhere", home=other).api.picture(8)
+    assert gs.local_file(r) == Path(r["path"]) == gs.local_file(r, home=other)
+    assert gs.local_file(r, home=home) is None  # that repository downloaded nothing
+    assert gs.local_file({**r, "url": "http://127.0.0.1:1/image.png"}) is None  # not the download recorded
+    assert gs.local_file(r["path"]) is None  # a path alone is no download

@@ -313,6 +313,6 @@ def remove_session(name_or_pattern: str | None = None, *, pattern: str | None = 
 
 
 def local_file(value: Any, *, home: Path | str | None = None) -> Path | None:
-    """The local copy of a file in a result (a FileData dict) that a session of this repository
-    downloaded; None for any other value (a path an app gave is the app's, never read here)."""
+    """The local copy of a file in a result (a FileData dict) that a session of the repository
+    `home` downloaded (default: any this process uses); None for any other value (see aio)."""
     return _run(aio.local_file, value, home=home)

@@ -134,14 +134,17 @@ async def list_sessions(pattern: str = "*", *, home: Path | str | None = None) -
 
 
 async def local_file(value: Any, *, home: Path | str | None = None) -> Path | None:
-    """The local copy of a file in a result (a FileData dict) that a session of this repository
-    downloaded; None for any other value: a path an app gave is the app's, never read here."""
+    """The local copy of a file in a result (a FileData dict) that a session of the repository
+    `home` downloaded (default: any repository this process uses, else the default one); None
+    for any other value: a path an app gave is the app's, never read here."""
     key = files.download_key(value)
     if key is None:
         return None
-    store = runtime().store(home)
-    local = files.as_upload(value, await store.run(store.repository.downloaded, [key]))
-    return local if isinstance(local, Path) else None
+    for store in [runtime().store(home)] if home is not None else runtime().stores() or [runtime().store()]:
+        local = files.as_upload(value, await store.run(store.repository.downloaded, [key]))
+        if isinstance(local, Path):
+            return local
+    return None
 
 
 async def set_default(session: AsyncSession | str, *, home: Path | str | None = None) -> AsyncSession:

@@ -100,6 +100,11 @@ class Runtime:
                 self._stores[folder] = StoreWorker(Repository(folder))
             return self._stores[folder]
 
+    def stores(self) -> list[StoreWorker]:
+        """The workers of the repositories this process has used."""
+        with self._lock:
+            return list(self._stores.values())
+
     def stream_lock(self, home: Path, session_id: str) -> StreamLock:
         """The process's one lock of a session's stream (shared by its event loops)."""
         with self._lock:
