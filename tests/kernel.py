@@ -45,8 +45,9 @@ class Ran:
         return [m["content"] for c, m in self.messages if c == i and m["msg_type"] == kind]
 
 
-def run(cells: list[str], folder: Path) -> Ran:
-    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
+def run(cells: list[str] | Any, folder: Path) -> Ran:
+    """Execute code cells (or a whole notebook) in a fresh kernel whose working folder is `folder`."""
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells]) if isinstance(cells, list) else cells
     client = Recorded(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
     client.execute()
     return Ran(nb, client.messages)

@@ -101,6 +101,24 @@ def test_files_in_as_base64_and_an_image_out(tmp_path: Path) -> None:
     assert Path(text(r).removeprefix("file: ")).is_file()  # downloaded into the session's folder, said
 
 
+def test_a_path_an_app_names_is_never_read(tmp_path: Path) -> None:
+    """An app's JSON naming a picture on this machine (no FileData, so nothing was downloaded):
+    the agent gets the JSON, never the file's bytes."""
+    secret = tmp_path / "private.png"
+    secret.write_bytes(PNG + b"TOP-SECRET")
+    with AppServer(APPS / "display_app.py") as app:
+        gs.new_session(app.url, name="claims")
+
+        async def run() -> Any:
+            async with stdio_client() as client:
+                return await client.call_tool("claim", {"text": str(secret)})
+
+        r = asyncio.run(run())
+    assert not r.is_error and [c.type for c in r.content] == ["text"]
+    assert json.loads(text(r)) == {"path": str(secret), "orig_name": "photo.png"}
+    assert "TOP-SECRET" not in json.dumps(r.model_dump()) and base64.b64encode(PNG).decode() not in json.dumps(r.model_dump())
+
+
 def test_a_long_call_goes_on_and_is_followed(demo_app: AppServer) -> None:
     gs.new_session(demo_app.url, name="long")
 

@@ -17,7 +17,7 @@ import pytest
 import gradio_session as gs
 
 from conftest import APPS, ROOT, AppServer
-from kernel import Ran, Recorded, run
+from kernel import run
 
 EXAMPLE = ROOT / "examples" / "notebook.ipynb"
 
@@ -137,9 +137,7 @@ def test_the_example_notebook_runs_clean(demo_app: AppServer, tmp_path: Path, mo
     monkeypatch.setenv("GRADIO_DEMO_URL", demo_app.url)
     nb = nbformat.read(EXAMPLE, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit it without outputs"
-    client = Recorded(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()
-    ran = Ran(nb, client.messages)
+    ran = run(nb, tmp_path)
     html = [b.get("text/html", "") for i, c in enumerate(nb.cells) if c.cell_type == "code" for b in ran.bundles(i)]
     assert any("<b>Session demo</b>" in h for h in html)
     assert any("<img src='data:image/png;base64," in h for h in html)

@@ -153,7 +153,7 @@ class SessionTools:
                     f"The call {call.event_id} of {call.endpoint} is still running: it goes on. Ask for its result "
                     f"with gradio_result(event_id={call.event_id!r}), or stop it with gradio_cancel.")],
                     structured_content={"event_id": call.event_id, "status": call.status})
-            return tools.result(await call.result())
+            return await tools.result(await call.result())
         except asyncio.CancelledError:  # the client cancelled the tool call: so is the call
             with anyio.CancelScope(shield=True):
                 await call.cancel()

@@ -18,6 +18,7 @@ from typing import Any
 
 import mcp.types as types
 
+from .. import aio
 from ..errors import ParameterError
 from ..models import Endpoint, Parameter, is_url
 
@@ -118,10 +119,9 @@ def text_block(text: str) -> types.TextContent:
     return types.TextContent(type="text", text=text)
 
 
-def _file(value: dict[str, Any]) -> list[types.ContentBlock]:
+def _file(path: Path, value: dict[str, Any]) -> list[types.ContentBlock]:
     """A downloaded file: inline when an image or audio of reasonable size, else a link; its
     local path said either way."""
-    path = Path(value["path"])
     mime = value.get("mime_type") or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     size = path.stat().st_size
     said = text_block(f"file: {path}")
@@ -134,23 +134,25 @@ def _file(value: dict[str, Any]) -> list[types.ContentBlock]:
             said]
 
 
-def _is_file(value: Any) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("path"), str) and os.path.isfile(value["path"])
+async def _local(value: Any) -> Path | None:
+    """The local copy of a file of the result: only a recorded download (a path an app gave, even
+    one naming a file here, is the app's and never read)."""
+    return await aio.local_file(value) if isinstance(value, dict) else None
 
 
-def result(outputs: Any) -> types.CallToolResult:
+async def result(outputs: Any) -> types.CallToolResult:
     """A call's outputs as content: strings as text, files as images, audio or links, anything
     else as JSON text and `structuredContent` ({"result": [the outputs]})."""
     values = outputs if isinstance(outputs, list) else [outputs]
     content: list[types.ContentBlock] = []
     structured = False
     for value in values:
+        many = value if isinstance(value, list) and value else [value]  # a file, or a list of files
+        local = [path for path in [await _local(v) for v in many] if path is not None]
         if isinstance(value, str):
             content.append(text_block(value))
-        elif _is_file(value):
-            content += _file(value)
-        elif isinstance(value, list) and value and all(_is_file(v) for v in value):
-            content += [block for v in value for block in _file(v)]
+        elif len(local) == len(many):
+            content += [block for path, v in zip(local, many) for block in _file(path, v)]
         else:
             structured = True
             content.append(text_block(json.dumps(value, ensure_ascii=False, default=str)))

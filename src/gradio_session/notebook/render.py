@@ -56,12 +56,14 @@ def _seconds(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f} s"
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return ""
+def _size(n: float) -> str:
+    if n < 1024:
+        return f"{n:.0f} B"
+    for unit in ("KB", "MB"):
+        n /= 1024
+        if n < 1024:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1024:.1f} GB"
 
 
 # -- sessions ------------------------------------------------------------------------------
@@ -141,7 +143,7 @@ def call_html(call: Any) -> str:
             returns = ()
         body = outputs_html(result, returns)
     elif inner.done:
-        last = inner.history()[-1] if inner.history() else None
+        last = next(reversed(inner.history()), None)
         message = last.data.get("error") if last is not None and isinstance(last.data, dict) else None
         body = f"<pre style='color:#b00;white-space:pre-wrap'>{_t(message or inner.status)}</pre>"
     return f"<div style='{BOX}'>{head}{body}</div>"
