@@ -258,6 +258,7 @@ def test_version_2_repository_gains_the_reader_and_fed_by_columns(home: Path, de
 
     s = gs.new_session(demo_app.url, name="old")
     assert s.call("echo", "kept") == ["kept"]
+    assert [c.status for c in s.calls()] == ["complete"]  # read after the call's writes: committed
     db = sqlite3.connect(home / "sessions.db")
     db.execute("ALTER TABLE calls DROP COLUMN reader")
     db.execute("ALTER TABLE calls DROP COLUMN fed_by")  # version 6's

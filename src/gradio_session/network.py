@@ -2,7 +2,7 @@
 when the app forgets it, the proxies (the session's, else the environment's as httpx reads
 them), and the certificates an https app is checked against (the OS trust store by default).
 
-With `transport.py`, the only module that imports httpx.
+With `transport.py`, the only module that imports httpx (`connections.py`: httpcore, under it).
 """
 
 from __future__ import annotations
@@ -170,9 +170,11 @@ class TLSWhenNeeded(httpx.AsyncBaseTransport):
         # idle connections are dropped before servers' own keep-alive (uvicorn: 5 s) closes
         # them, so a request rarely meets a connection the server is closing
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=3.0)
+        from .connections import on_asyncio  # httpcore, loaded by httpx only once a transport is made
+
         verify = tls_context(self._network) if tls else False
         try:
-            return httpx.AsyncHTTPTransport(verify=verify, limits=limits, proxy=self.proxy)
+            return on_asyncio(httpx.AsyncHTTPTransport(verify=verify, limits=limits, proxy=self.proxy))
         except ImportError as exc:  # a socks5:// proxy without socksio
             raise GradioSessionError(f"A SOCKS proxy needs the socks extra: pip install 'gradio-session[socks]' "
                                      f"({exc}).") from exc

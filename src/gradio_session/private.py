@@ -151,7 +151,15 @@ def same_user(sock: socket.socket) -> bool:
 
 LAUNCH = ("import sys\n"
           "if sys.path and sys.path[0] in ('', '.'): del sys.path[0]\n"  # the caller's folder
+          "from gradio_session.private import without_httpx_cli; without_httpx_cli()\n"
           "import runpy; runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)")
+
+
+def without_httpx_cli() -> None:
+    """Our background processes leave out httpx's command line (the CLI does in `cli/app.py`):
+    `import httpx` loads it, with click, rich and pygments, whenever they are installed, as they
+    are with us; 6 MB of a holder. `httpx.main` then says it can't run."""
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: "not importable"
 
 
 def python_command(module: str, *args: str) -> list[str]:

@@ -125,15 +125,19 @@ class Channel:
         return AsyncCall(self._owner, state, inputs, started_at, follower), state
 
     async def recorded(self, endpoint: Endpoint, event_id: str, values: list[Any], reader: str | None,
-                        follow: bool = False, keep: bool = True) -> tuple[AsyncCall, CallState]:
+                       follow: bool = False, keep: bool = True, told: bool = True) -> tuple[AsyncCall, CallState]:
         """The call the server accepted, recorded before anyone is told its event id (unless not
-        `keep`: a batch's row, read here only, its output the record)."""
+        `keep`: a batch's row, read here only, its output the record). A call read here whose
+        caller is not `told` (it waits for the result) is recorded with its first events."""
         call, state = self._new_call(endpoint, event_id, values, time.time(), follow=follow)
         state.recorded = keep
         if keep:
-            await self.store.run(self.store.repository.add_call, CallRecord(
-                event_id=event_id, session_id=self.record.id, endpoint=endpoint.name, inputs=values,
-                status="queued", started_at=call.started_at, reader=reader))
+            record = CallRecord(event_id=event_id, session_id=self.record.id, endpoint=endpoint.name,
+                                inputs=values, status="queued", started_at=call.started_at, reader=reader)
+            if told or reader is None:
+                await self.store.run(self.store.repository.add_call, record)
+            else:
+                state.begin(record)
         return call, state
 
     async def send(self, endpoint: Endpoint, values: list[Any], url: str, body: dict[str, Any]) -> Response:
@@ -183,7 +187,7 @@ class Channel:
         self._reader = self._reader or asyncio.get_running_loop().create_task(self._read())
 
     async def join(self, endpoint: Endpoint, values: list[Any], *, detach: bool = False,
-                   keep: bool = True) -> AsyncCall:
+                   keep: bool = True, told: bool = True) -> AsyncCall:
         """Queue a call and route its messages to the returned AsyncCall; with `detach` (or when
         the holder has the stream) the holder reads it and the call follows the repository."""
         sid = self.record.id
@@ -202,7 +206,7 @@ class Channel:
                 self._expect(event_id)
             try:
                 call, state = await self.recorded(endpoint, event_id, values, runtime().reader_id if reading
-                                                  else None, follow=not reading, keep=keep)
+                                                  else None, follow=not reading, keep=keep, told=told)
             except BaseException:
                 self._expected.discard(event_id)
                 raise
@@ -356,12 +360,13 @@ class Channel:
                                 await asyncio.sleep(0)  # a burst of buffered messages: let others run
                             msg = queue_payload(data)
                             kind = msg.get("msg")
-                            if kind == "close_stream":
-                                break
+                            if kind == "close_stream":  # the body ends next: read on to its end,
+                                continue  # so that the connection goes back to the pool
                             news = news or (kind != "heartbeat" and "event_id" in msg)
                             self._route(msg)
                             if kind == "process_completed" and not self.busy and not self._expected:
                                 self._drained = True  # Gradio ends a stream with no call left
+                                await asyncio.sleep(0)  # its caller first: closing the stream can wait
                             if kind == "heartbeat" and not self.busy:
                                 break  # idle: the server keeps a stream open until it is left
                 except (StreamError, ConnectError) as exc:

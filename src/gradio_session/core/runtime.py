@@ -148,7 +148,7 @@ class Runtime:
         loop for the sync API keeps connections and stream readers alive between calls.
         Interrupted (Ctrl+C), the coroutine is cancelled and gets a moment to clean up: a call
         left behind is cancelled on the server."""
-        finished = threading.Event()
+        finished, value = threading.Event(), []
         try:  # the sync API called from inside a running loop blocks that loop meanwhile
             blocked: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -158,15 +158,17 @@ class Runtime:
             if blocked is not None:
                 self.blocked[blocked] = asyncio.current_task()
             try:
-                return await fn(*args, **kwargs)
+                value.append(await fn(*args, **kwargs))
+                return value[0]
             finally:
-                finished.set()
                 if blocked is not None:
                     self.blocked.pop(blocked, None)
+                finished.set()  # the caller wakes now, not once the loop has finished the task
 
         future = asyncio.run_coroutine_threadsafe(run(), self.loop())
         try:
-            return future.result()
+            finished.wait()
+            return value[0] if value else future.result()
         except BaseException:
             if not future.done():
                 future.cancel()

@@ -109,14 +109,15 @@ class AsyncSession:
         return await self._start(endpoint, args, kwargs, detach=True)
 
     async def _start(self, endpoint: str, args: tuple[Any, ...], kwargs: dict[str, Any], *,
-                     detach: bool, keep: bool = True) -> AsyncCall:
-        """Start a call (not `keep`: a batch's row, not recorded, read by this process only)."""
+                     detach: bool, keep: bool = True, told: bool = True) -> AsyncCall:
+        """Start a call (not `keep`: a batch's row, not recorded, read by this process only; not
+        `told`: its caller waits for the result, so it is recorded with its first events)."""
         try:
-            return await self._start_once(endpoint, args, kwargs, detach=detach, keep=keep)
+            return await self._start_once(endpoint, args, kwargs, detach=detach, keep=keep, told=told)
         except (ConnectError, CallError) as exc:  # QueueFull is a CallError
             if not await self._woken(exc):
                 raise
-            return await self._start_once(endpoint, args, kwargs, detach=detach, keep=keep)
+            return await self._start_once(endpoint, args, kwargs, detach=detach, keep=keep, told=told)
 
     async def _woken(self, failure: GradioSessionError) -> bool:
         """A Space's app that did not take the call: woken if it fell asleep (`spaces.woken`)."""
@@ -147,7 +148,7 @@ class AsyncSession:
         return await asyncio.to_thread(spaces.runtime_of, self.record.space, token)
 
     async def _start_once(self, endpoint: str, args: tuple[Any, ...], kwargs: dict[str, Any], *,
-                          detach: bool, keep: bool) -> AsyncCall:
+                          detach: bool, keep: bool, told: bool) -> AsyncCall:
         channel = await self._channel()
         await channel.check_app()
         self._follow_api(channel)
@@ -165,7 +166,7 @@ class AsyncSession:
             await self._make_room()
             values = await self._file_values(ep, values)
             if self.dialect.queued(ep) or self.dialect.own_connection:
-                return await channel.join(ep, values, detach=detach, keep=keep)
+                return await channel.join(ep, values, detach=detach, keep=keep, told=told)
             return await channel.own.post(ep, values, keep)
 
     async def feed(self, endpoint: str, upstream: AsyncCall, mapping: dict[str, int], *,
@@ -206,7 +207,7 @@ class AsyncSession:
 
     async def call(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
         """Call an endpoint and wait for its result (the output list)."""
-        return await (await self.invoke(endpoint, *args, **kwargs)).result()
+        return await (await self._start(endpoint, args, kwargs, detach=False, told=False)).result()
 
     async def calls(self, status: str | None = None) -> list[CallRecord]:
         """The session's recorded calls, oldest first (only those of `status` if given).

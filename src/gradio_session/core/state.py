@@ -2,14 +2,17 @@
 
 The stream reader (`channel.py`) or the repository follower (`follow.py`) feeds it; the user's
 `AsyncCall` (`call.py`) reads it. An event and the status it brings are recorded together, so
-another process that sees a final status also sees the final event.
+another process that sees a final status also sees the final event. The events of a running
+call are written a few at a time (at most FLUSH_AFTER late), its end with them in one transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from ..errors import (
@@ -19,6 +22,7 @@ from ..models import CallRecord, Endpoint, Event
 from ..protocol.messages import TERMINAL_EVENTS, EventDecoder, error_message, quota_retry
 from ..store.worker import StoreWorker
 
+FLUSH_AFTER = 0.05  # s a running call's event may wait to be recorded with the ones after it
 STATUS_OF = {"started": "running", "generating": "running", "progress": "running", "complete": "complete",
              "error": "error", "cancelled": "cancelled", "timed_out": "timed_out"}
 
@@ -42,6 +46,8 @@ class CallState:
         self._decoder = decoder
         self._changed = asyncio.Event()
         self._on_done: list[Callable[[], None]] = []
+        self._unwritten: list[Callable[[], None]] = []
+        self._flushing: asyncio.TimerHandle | None = None
 
     def when_done(self, fn: Callable[[], None]) -> None:
         self._on_done.append(fn)
@@ -114,7 +120,7 @@ class CallState:
             self.status = status
         finished = name in TERMINAL_EVENTS
         self._write(self.store.repository.add_event, self.session_id, self.event_id, event,
-                    status=status, error=error, finished=finished)
+                    status=status, error=error, finished=finished, soon=not finished)
         self._settle(finished)
 
     def fail(self, exc: GradioSessionError, status: str = "failed") -> None:
@@ -140,9 +146,31 @@ class CallState:
         self.status, self.failure = status, self.stop_error(status)
         self._write(self.store.repository.set_call_status, self.session_id, self.event_id, status)
 
-    def _write(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-        if self.recorded:
-            self.store.record(fn, *args, **kwargs)
+    def begin(self, record: CallRecord) -> None:
+        """Record the call itself with its first events (its caller is not told its event id
+        meanwhile): a quick call is then one transaction."""
+        self._write(self.store.repository.add_call, record, soon=True)
+
+    def _write(self, fn: Callable[..., None], *args: Any, soon: bool = False, **kwargs: Any) -> None:
+        """Record a change: now, with those waiting; or (`soon`) within FLUSH_AFTER, so that a
+        quick call's events cost one transaction, not one each."""
+        if not self.recorded:
+            return
+        self._unwritten.append(functools.partial(fn, *args, **kwargs))
+        if soon and self._flushing is None:
+            try:
+                self._flushing = asyncio.get_running_loop().call_later(FLUSH_AFTER, self._flush)
+            except RuntimeError:  # no loop here: write it now
+                soon = False
+        if not soon:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._flushing is not None:
+            self._flushing.cancel()
+            self._flushing = None
+        writes, self._unwritten = self._unwritten, []
+        self.store.record(_in_one_transaction, self.store.repository.batch, writes)
 
     # -- fed by the repository (another process reads the stream) --------------------------
 
@@ -171,6 +199,12 @@ class CallState:
                 fn()
             self._on_done.clear()
         self._changed.set()
+
+
+def _in_one_transaction(batch: Callable[[], AbstractContextManager[None]], writes: list[Callable[[], None]]) -> None:
+    with batch():
+        for write in writes:
+            write()
 
 
 def end_siblings(states: list[CallState], cancelled: str, endpoint: str) -> None:

@@ -198,8 +198,12 @@ class Database:
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Writes of this thread inside the block share one transaction, begun at the first
-        write and committed at the end (rolled back whole on any error)."""
+        write and committed at the end (rolled back whole on any error); inside another batch,
+        that one's."""
         db = self._connection()
+        if self._local.batch is not None:
+            yield
+            return
         begun: list[bool] = []
         self._local.batch = begun
         try:
